@@ -1,0 +1,68 @@
+"""The ``facecast`` command: one sub-command module per area, errors mapped to one line once.
+
+Each module in this package has ``register(subparsers)`` that adds its sub-commands, each with a
+``handler(args) -> int`` default. Typed ``FacecastError``s become a single line on stderr and a
+non-zero exit code here, so no command prints a stack trace for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from facecast import __version__
+from facecast.errors import FacecastError, InvalidInput, NotFound
+
+#: Sub-command modules, in the order their commands appear in ``--help``.
+COMMAND_MODULES = ("render", "voices", "server", "client")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facecast",
+        description="Turn a portrait (or a short clip) plus speech into a lip-synced talking video.",
+    )
+    parser.add_argument("--version", action="version", version=f"facecast {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"facecast.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"facecast.cli.{name}":
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except FacecastError as exc:
+        print(f"facecast: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InvalidInput | NotFound) else 1
+    except KeyboardInterrupt:
+        print("facecast: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading (e.g. `| head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The typed errors of Facecast, shared by the engine, the voices and the service.
+
+Every refusal a person can cause is a subclass of ``InvalidInput`` with a message that person
+understands; the CLI prints it on one line and the HTTP API maps it to a 4xx once, in one place.
+"""
+
+from __future__ import annotations
+
+
+class FacecastError(Exception):
+    """Base of every error Facecast raises on purpose."""
+
+    #: The request field or command-line option the error is about, when there is one.
+    field: str | None = None
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(FacecastError):
+    """The input cannot be used; the user must change it (HTTP 400, exit code 2)."""
+
+
+class NotFound(FacecastError):
+    """A thing named by id does not exist, or is not the caller's (HTTP 404)."""
+
+
+# --- portrait and clip ---------------------------------------------------------------------------
+class UnreadableImage(InvalidInput):
+    field = "image"
+
+
+class ImageTooSmall(InvalidInput):
+    field = "image"
+
+
+class ImageTooLarge(InvalidInput):
+    field = "image"
+
+
+class NoFaceFound(InvalidInput):
+    field = "image"
+
+
+class UnreadableVideo(InvalidInput):
+    field = "video"
+
+
+class VideoTooLong(InvalidInput):
+    field = "video"
+
+
+class FaceLost(InvalidInput):
+    """The face leaves the frame (or cannot be tracked) in an avatar clip."""
+
+    field = "video"
+
+
+# --- audio ---------------------------------------------------------------------------------------
+class UnreadableAudio(InvalidInput):
+    field = "audio"
+
+
+class AudioTooLong(InvalidInput):
+    field = "audio"
+
+
+# --- speech --------------------------------------------------------------------------------------
+class UnknownVoice(NotFound):
+    field = "voiceId"
+
+
+class InvalidText(InvalidInput):
+    field = "text"
+
+
+class InvalidVoiceModel(InvalidInput):
+    field = "model"
+
+
+class VoiceUnavailable(FacecastError):
+    """The voice exists in the catalog but its engine is not installed on this machine."""
+
+    field = "voiceId"
+
+
+# --- rendering -----------------------------------------------------------------------------------
+class RenderCancelled(FacecastError):
+    """The caller asked to stop; the partial output has been removed."""
+
+
+class EncoderError(FacecastError):
+    """The video encoder failed (a bug or a broken installation, not the user's input)."""
