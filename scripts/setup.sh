@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(flite festival festvox-us-slt-hts festvox-kallpc16k espeak-ng sox)
+APT_PACKAGES=(ffmpeg flite festival festvox-us-slt-hts festvox-kallpc16k espeak-ng sox)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
