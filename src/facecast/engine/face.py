@@ -7,20 +7,42 @@ contours, mesh triangles) derived once from mediapipe's ``face_mesh_connections`
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import cv2
 import numpy as np
-from mediapipe.python.solutions import face_mesh_connections as _conn
 
 from facecast.errors import FaceLost, NoFaceFound
+
+
+def _load_connections() -> Any:
+    """mediapipe's ``face_mesh_connections`` (plain index sets), without importing mediapipe itself.
+
+    Importing the ``mediapipe`` package loads its whole graph runtime (about half a second); a render
+    from a cached avatar pack needs only these constants, so the file is loaded on its own.
+    """
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("mediapipe is not installed: run scripts/setup.sh")
+    path = Path(next(iter(spec.submodule_search_locations))) / "python/solutions/face_mesh_connections.py"
+    module_spec = importlib.util.spec_from_file_location("_facecast_face_mesh_connections", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+_conn = _load_connections()
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +327,14 @@ def _graph(kind: str, **params: Any) -> tuple[Any, threading.Lock]:
         return entry
 
 
+def _quiet_native_logs() -> None:
+    """Keep mediapipe's native (glog/TFLite) chatter off the user's terminal; set before it loads."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def _new_graph(kind: str, **params: Any) -> Any:
+    _quiet_native_logs()
     from mediapipe.python.solutions import face_detection, face_mesh, selfie_segmentation
 
     if kind == "detect":
@@ -319,10 +348,34 @@ def _new_graph(kind: str, **params: Any) -> Any:
     raise ValueError(kind)
 
 
+_warmed: set[int] = set()
+
+
+def _process(graph: Any, image: np.ndarray) -> Any:
+    """``graph.process``; its first call runs with native stderr muted.
+
+    mediapipe's C++ side prints absl warnings ("Feedback manager requires ...") from its own threads
+    on a graph's first run, before any Python logging setting can reach it; they mean nothing to a
+    user, so file descriptor 2 points at /dev/null for that one call.
+    """
+    if id(graph) in _warmed:
+        return graph.process(image)
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        return graph.process(image)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        _warmed.add(id(graph))
+
+
 def _run(kind: str, image: np.ndarray, **params: Any) -> Any:
     graph, lock = _graph(kind, **params)
     with lock:
-        return graph.process(image)
+        return _process(graph, image)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
@@ -560,6 +613,7 @@ class FaceTracker:
         self._input_size: int | None = None
 
     def _new_mesh(self) -> None:
+        _quiet_native_logs()
         from mediapipe.python.solutions import face_mesh
 
         if self._mesh is not None:
@@ -596,7 +650,7 @@ class FaceTracker:
         if self._mesh is None or self._input_size != size:
             self._new_mesh()
             self._input_size = size
-        faces = _mesh_points(self._mesh.process(crop), size, size)
+        faces = _mesh_points(_process(self._mesh, crop), size, size)
         if not faces:
             return None
         p = faces[0] / scale
