@@ -56,6 +56,12 @@ class VideoTooLong(InvalidInput):
     field = "video"
 
 
+class VideoTooLarge(InvalidInput):
+    """A clip whose picture size is past the configured maximum."""
+
+    field = "video"
+
+
 class FaceLost(InvalidInput):
     """The face leaves the frame (or cannot be tracked) in an avatar clip."""
 
@@ -90,6 +96,18 @@ class VoiceUnavailable(FacecastError):
     field = "voiceId"
 
 
+class UnknownSpeech(NotFound):
+    """No stored speech has this id."""
+
+    field = "speechId"
+
+
+class SynthesisFailed(FacecastError):
+    """A speech engine failed on text it should have spoken (a bug or a broken installation)."""
+
+    field = "text"
+
+
 # --- rendering -----------------------------------------------------------------------------------
 class RenderCancelled(FacecastError):
     """The caller asked to stop; the partial output has been removed."""
@@ -97,3 +115,28 @@ class RenderCancelled(FacecastError):
 
 class EncoderError(FacecastError):
     """The video encoder failed (a bug or a broken installation, not the user's input)."""
+
+
+# --- the service ---------------------------------------------------------------------------------
+class Unauthorized(FacecastError):
+    """No API key, or one that is unknown or revoked (HTTP 401)."""
+
+
+class RateLimited(FacecastError):
+    """Too many requests for this key; ``retry_after`` says when to try again (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(InvalidInput):
+    """An upload or request body over the configured limit (HTTP 413)."""
+
+
+class Conflict(FacecastError):
+    """The thing exists but is not in a state that allows the request (HTTP 409)."""
+
+
+class NotSupported(FacecastError):
+    """A feature this server does not provide (yet) (HTTP 501)."""

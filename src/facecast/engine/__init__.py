@@ -11,6 +11,8 @@ from pathlib import Path
 
 from facecast.engine.animate import PhotoAnimator
 from facecast.engine.audio import Audio, load_audio
+from facecast.engine.clip import VideoAvatarPack, prepare_video_avatar
+from facecast.engine.clip_render import ClipAnimator, render_video_avatar
 from facecast.engine.pack import AvatarPack, prepare_avatar
 from facecast.engine.phones import TimedPhone
 from facecast.engine.render import (
@@ -50,13 +52,17 @@ __all__ = [
     "Audio",
     "AvatarPack",
     "CancelCheck",
+    "ClipAnimator",
     "PhotoAnimator",
     "ProgressCallback",
     "RenderOptions",
     "RenderResult",
     "Renderer",
     "TimedPhone",
+    "VideoAvatarPack",
     "load_audio",
     "prepare_avatar",
     "render",
+    "render_video_avatar",
+    "prepare_video_avatar",
 ]

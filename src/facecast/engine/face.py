@@ -348,9 +348,6 @@ def _new_graph(kind: str, **params: Any) -> Any:
     raise ValueError(kind)
 
 
-_warmed: set[int] = set()
-
-
 def _process(graph: Any, image: np.ndarray) -> Any:
     """``graph.process``; its first call runs with native stderr muted.
 
@@ -358,7 +355,7 @@ def _process(graph: Any, image: np.ndarray) -> Any:
     on a graph's first run, before any Python logging setting can reach it; they mean nothing to a
     user, so file descriptor 2 points at /dev/null for that one call.
     """
-    if id(graph) in _warmed:
+    if getattr(graph, "_facecast_warm", False):
         return graph.process(image)
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -369,7 +366,7 @@ def _process(graph: Any, image: np.ndarray) -> Any:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-        _warmed.add(id(graph))
+        graph._facecast_warm = True
 
 
 def _run(kind: str, image: np.ndarray, **params: Any) -> Any:
