@@ -130,7 +130,7 @@ def test_array_inputs(astronaut: np.ndarray) -> None:
 
 
 # --- framing --------------------------------------------------------------------------------------
-def test_face_cropped_framing(cropped: AvatarPack) -> None:
+def test_face_cropped_framing(cropped: AvatarPack, astronaut: np.ndarray) -> None:
     p = cropped
     assert p.size == (512, 512) and p.image.dtype == np.uint8 and p.image.shape == (512, 512, 3)
     assert p.landmarks.shape == (478, 3) and p.landmarks.dtype == np.float32
@@ -143,7 +143,9 @@ def test_face_cropped_framing(cropped: AvatarPack) -> None:
     assert 0.36 < eyes_y / 512 < 0.44
     x0, y0, x1, y1 = p.crop_box
     assert x1 - x0 == y1 - y0 and p.source_size == (512, 512) and not p.full_background
-    assert any("enlarged" in w for w in p.warnings)  # a 43 px eye distance blown up to 512
+    assert not any("enlarged" in w for w in p.warnings)  # 43 px between the eyes, enlarged 2.3x: fine
+    small = prepare_avatar(cv2.resize(astronaut, (300, 300), interpolation=cv2.INTER_AREA))
+    assert any("enlarged" in w for w in small.warnings)  # 25 px between the eyes, enlarged ~3.9x: soft
     nose = p.landmarks[1, :2].round().astype(int)
     assert p.person_mask[nose[1], nose[0]] > 0.9
 

@@ -177,7 +177,9 @@ def run_eval(args: argparse.Namespace) -> int:
         args.video, args.audio, args.image, full_background=True if args.full_background else None
     )
     if args.json:
-        print(json.dumps(dataclasses.asdict(report), indent=2, default=float))
+        # The figures only: the per-frame arrays (fields kept out of repr) stay out of the JSON too.
+        figures = {f.name: getattr(report, f.name) for f in dataclasses.fields(report) if f.repr}
+        print(json.dumps(figures, indent=2, default=float))
     else:
         print(format_report(report))
     return 0

@@ -408,7 +408,7 @@ def prepare_avatar(
         out = render_crop(rgb, box, size)
         scale = size / side
         expected = _to_frame(found.points, box, scale, scale)
-        if scale > 1.5:
+        if scale > 2.5:  # up to 2.5x an upscale stays acceptably sharp at 512²
             notes.append(
                 f"The face is small in the picture (eyes {iod:.0f} pixels apart); it was enlarged "
                 f"{scale:.1f}x, so the video will look soft. A larger photo gives a sharper result."
