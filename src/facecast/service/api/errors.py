@@ -1,0 +1,201 @@
+"""Errors as each dialect shows them, mapped once for the whole app.
+
+Typed ``FacecastError``s get their HTTP status here; FastAPI's own 422 validation errors become 400
+naming the field; the body has the shape of the dialect the path belongs to: Miraflow's
+``{"result": "failure", "error": "…"}`` or Mirage's ``{"detail": "…", "error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from facecast.errors import (
+    Conflict,
+    FacecastError,
+    InvalidInput,
+    NotFound,
+    NotSupported,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+)
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the Mirage dialect's paths; everything else answers in the Miraflow shape.
+MIRAGE_PREFIX = "/v1/"
+
+_STATUS: Sequence[tuple[type[FacecastError], int, str]] = (
+    (Unauthorized, 401, "unauthorized"),
+    (PayloadTooLarge, 413, "payload_too_large"),
+    (InvalidInput, 400, "invalid_request"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (RateLimited, 429, "rate_limit_exceeded"),
+    (NotSupported, 501, "not_supported"),
+)
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limit_exceeded",
+}
+#: Request fields multipart endpoints expect as files.
+_FILE_FIELDS = {"image_reference", "audio_reference", "image", "video", "model", "config"}
+
+
+def error_body(path: str, status: int, message: str, code: str, field: str | None = None) -> dict[str, Any]:
+    if path.startswith(MIRAGE_PREFIX):
+        error: dict[str, Any] = {"code": code, "message": message}
+        if field:
+            error["param"] = field
+        return {"detail": message, "error": error}
+    return {"result": "failure", "error": message}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    code: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(request.url.path, status, message, code, field),
+        status_code=status,
+        headers=dict(headers or {}),
+    )
+
+
+def status_of(exc: FacecastError) -> tuple[int, str]:
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            specific = _snake(type(exc).__name__)
+            return status, (code if type(exc) is cls else specific)
+    return 500, "internal_error"
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def _field_message(exc: FacecastError) -> str:
+    message = str(exc)
+    field = exc.field
+    if field and isinstance(exc, InvalidInput) and field not in message:
+        return f"{field}: {message}"
+    return message
+
+
+def validation_message(request: Request, errors: Sequence[Any]) -> tuple[str, str | None]:
+    """One sentence naming the first offending field, from FastAPI's validation errors."""
+    if not errors:
+        return "Invalid request", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    kind = first.get("type", "")
+    where = loc[0] if loc else "body"
+    field = ".".join(loc[1:]) if len(loc) > 1 else None
+    if kind == "json_invalid":
+        return "The request body is not valid JSON", None
+    if field is None:
+        if where == "body":
+            if "json" not in request.headers.get("content-type", "json"):
+                return (
+                    "The request body must be a JSON object, sent with Content-Type: application/json",
+                    None,
+                )
+            return "The request body must be a JSON object", None
+        return f"Invalid {where}: {first.get('msg', 'invalid value')}", None
+    if kind == "missing":
+        content_type = request.headers.get("content-type", "")
+        if field in _FILE_FIELDS and not content_type.startswith("multipart/form-data"):
+            return f"Missing required field: {field} (send multipart/form-data with the file)", field
+        return f"Missing required field: {field}", field
+    message = str(first.get("msg", "invalid value"))
+    if kind in ("value_error",) and message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return f"Invalid value for {field}: {message}", field
+
+
+class UploadLimit:
+    """Refuse request bodies over ``limit`` bytes with a 413 in the dialect's shape: at once when
+    Content-Length says so, else as soon as the streamed body passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            message = f"The request body is larger than the upload limit of {self.limit} bytes"
+            body = error_body(scope["path"], 413, message, "payload_too_large")
+            await JSONResponse(body, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise PayloadTooLarge(
+                        f"The request body is larger than the upload limit of {self.limit} bytes"
+                    )
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FacecastError)
+    async def _facecast_error(request: Request, exc: FacecastError) -> JSONResponse:
+        status, code = status_of(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        if status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(request, status, _field_message(exc), code, exc.field, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, field = validation_message(request, exc.errors())
+        return error_response(request, 400, message, "invalid_request", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        message = str(exc.detail) if exc.detail else "Error"
+        if status == 404 and message == "Not Found":
+            message = f"No such endpoint: {request.method} {request.url.path}"
+        elif status == 413:
+            message = "The request body is larger than the upload limit"
+        elif status == 400 and isinstance(exc.__cause__, FacecastError):
+            return await _facecast_error(request, exc.__cause__)
+        return error_response(request, status, message, _HTTP_CODES.get(status, "error"), None, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_response(request, 500, "Internal server error", "internal_error")

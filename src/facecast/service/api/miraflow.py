@@ -1,0 +1,345 @@
+"""The Miraflow dialect (``/api/...``): field for field as Miraflow's API guide shows it.
+
+Documented: avatars, voices, video create/status/download, videos, video metadata with
+``downloadUrl``. Added in the same style: create/delete avatars (photo or video upload), speeches
+(voice + text), account voices (Piper model upload), cancel and delete videos. Thin views: the work
+is in ``facecast.service.domain``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from facecast.errors import InvalidInput, NotFound
+from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
+from facecast.service.domain import VideoRequest, iso
+from facecast.service.models import Avatar, AvatarKind, Job, JobStatus, Speech, Voice
+
+router = APIRouter(prefix="/api", tags=["Miraflow"])
+
+
+# --- response shapes ---------------------------------------------------------------------------------
+class AvatarOut(BaseModel):
+    id: str
+    name: str
+    createdAt: str
+    voiceId: str | None
+    isPhoto: bool
+
+
+class AvatarList(BaseModel):
+    avatars: list[AvatarOut]
+
+
+class VoiceOut(BaseModel):
+    id: str
+    name: str
+    createdAt: str
+    language: str = ""
+    gender: str = ""
+
+
+class VoiceList(BaseModel):
+    voices: list[VoiceOut]
+
+
+class VideoOut(BaseModel):
+    id: str
+    name: str
+    sourceAvatarId: str
+    createdAt: str
+
+
+class VideoList(BaseModel):
+    videos: list[VideoOut]
+
+
+class VideoMetadata(VideoOut):
+    downloadUrl: str
+
+
+class JobCreated(BaseModel):
+    result: Literal["success"] = "success"
+    jobId: str
+
+
+class JobStatusOut(BaseModel):
+    result: Literal["success"] = "success"
+    status: Literal[
+        "inference_started", "inference_working", "inference_complete", "inference_failed", "inference_error"
+    ]
+    progress: str | None = None
+    videoId: str | None = None
+    error: str | None = None
+
+
+class Success(BaseModel):
+    result: Literal["success"] = "success"
+
+
+class AvatarCreated(Success):
+    avatarId: str
+    avatar: AvatarOut
+    warnings: list[str] = []
+
+
+class SpeechOut(BaseModel):
+    id: str
+    voiceId: str
+    text: str
+    duration: float
+    createdAt: str
+
+
+class SpeechCreated(Success):
+    speechId: str
+    speech: SpeechOut
+
+
+class SpeechList(BaseModel):
+    speeches: list[SpeechOut]
+
+
+class VoiceCreated(Success):
+    voiceId: str
+    voice: VoiceOut
+
+
+# --- request shapes -------------------------------------------------------------------------------
+class CreateVideoBody(BaseModel):
+    """Either ``voiceId`` + ``text`` (``voiceId`` defaults to the avatar's voice) or ``speechId``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    avatarId: str = Field(min_length=1)
+    name: str | None = None
+    voiceId: str | None = None
+    text: str | None = None
+    speechId: str | None = None
+    im2vid_full: bool = False
+
+
+class CreateSpeechBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    voiceId: str = Field(min_length=1)
+    text: str
+
+
+# --- converters -------------------------------------------------------------------------------------
+def _avatar(a: Avatar) -> AvatarOut:
+    return AvatarOut(
+        id=a.id, name=a.name, createdAt=iso(a.created_at) or "", voiceId=a.voice_id, isPhoto=a.is_photo
+    )
+
+
+def _voice(v: Voice) -> VoiceOut:
+    return VoiceOut(
+        id=v.id, name=v.name, createdAt=iso(v.created_at) or "", language=v.language, gender=v.gender
+    )
+
+
+def _video(j: Job) -> VideoOut:
+    return VideoOut(id=j.video_id, name=j.name, sourceAvatarId=j.avatar_id, createdAt=iso(j.created_at) or "")
+
+
+def _speech(s: Speech) -> SpeechOut:
+    return SpeechOut(
+        id=s.id,
+        voiceId=s.voice_id,
+        text=s.text,
+        duration=round(s.duration, 3),
+        createdAt=iso(s.created_at) or "",
+    )
+
+
+def job_status(job: Job) -> JobStatusOut:
+    """A job's state in Miraflow's words. Bad input and cancellation are ``inference_failed``;
+    errors that are not the caller's (worker lost, internal) are ``inference_error``."""
+    status = job.job_status
+    percent = f"{int(job.progress * 100)}%"
+    if status is JobStatus.QUEUED:
+        return JobStatusOut(status="inference_started", progress=percent)
+    if status is JobStatus.RUNNING:
+        return JobStatusOut(status="inference_working", progress=percent)
+    if status is JobStatus.COMPLETE:
+        return JobStatusOut(status="inference_complete", videoId=job.video_id, progress="100%")
+    message = job.error_message or "The video could not be generated"
+    if job.error_code in ("internal_error", "worker_lost", "queue_unavailable"):
+        return JobStatusOut(status="inference_error", error=message)
+    return JobStatusOut(status="inference_failed", error=message)
+
+
+# --- avatars and voices --------------------------------------------------------------------------------
+@router.get("/avatars", response_model=AvatarList, summary="List avatars (stock and your own)")
+def list_avatars(service: ServiceDep, caller: CallerDep) -> AvatarList:
+    return AvatarList(avatars=[_avatar(a) for a in service.list_avatars(caller)])
+
+
+@router.get("/avatar/{avatarId}", response_model=AvatarOut, summary="Get one avatar")
+def get_avatar(avatarId: str, service: ServiceDep, caller: CallerDep) -> AvatarOut:
+    return _avatar(service.get_avatar(caller, avatarId))
+
+
+@router.post(
+    "/avatar/create",
+    response_model=AvatarCreated,
+    summary="Create a photo avatar (image) or a video avatar (video)",
+)
+def create_avatar(
+    service: ServiceDep,
+    caller: CallerDep,
+    image: Annotated[
+        UploadFile | None, File(description="A portrait, JPEG/PNG/WebP: makes a photo avatar")
+    ] = None,
+    video: Annotated[
+        UploadFile | None, File(description="A clip of a person talking: makes a video avatar")
+    ] = None,
+    name: Annotated[str | None, Form()] = None,
+    voiceId: Annotated[str | None, Form()] = None,
+) -> AvatarCreated:
+    if (image is None) == (video is None):
+        raise InvalidInput(
+            "Upload exactly one file: image (photo avatar) or video (video avatar)", field="image"
+        )
+    if image is not None:
+        source, kind = as_upload(image, "image"), AvatarKind.PHOTO
+    else:
+        assert video is not None
+        source, kind = as_upload(video, "video"), AvatarKind.VIDEO
+    avatar, warnings = service.create_avatar(caller, name=name, source=source, kind=kind, voice_id=voiceId)
+    return AvatarCreated(avatarId=avatar.id, avatar=_avatar(avatar), warnings=warnings)
+
+
+@router.delete("/avatar/{avatarId}", response_model=Success, summary="Delete one of your avatars")
+def delete_avatar(avatarId: str, service: ServiceDep, caller: CallerDep) -> Success:
+    service.delete_avatar(caller, avatarId)
+    return Success()
+
+
+@router.get("/voices", response_model=VoiceList, summary="List voices (stock and your own)")
+def list_voices(service: ServiceDep, caller: CallerDep) -> VoiceList:
+    return VoiceList(voices=[_voice(v) for v in service.list_voices(caller)])
+
+
+@router.post(
+    "/voice/create", response_model=VoiceCreated, summary="Add a Piper voice (.onnx model + .json config)"
+)
+def create_voice(
+    service: ServiceDep,
+    caller: CallerDep,
+    model: Annotated[UploadFile, File(description="The Piper voice model (.onnx)")],
+    config: Annotated[UploadFile, File(description="Its config (.onnx.json)")],
+    name: Annotated[str | None, Form()] = None,
+) -> VoiceCreated:
+    voice = service.create_voice(
+        caller, name=name, model=as_upload(model, "model"), config=as_upload(config, "config")
+    )
+    return VoiceCreated(voiceId=voice.id, voice=_voice(voice))
+
+
+@router.delete("/voice/{voiceId}", response_model=Success, summary="Delete one of your voices")
+def delete_voice(voiceId: str, service: ServiceDep, caller: CallerDep) -> Success:
+    service.delete_voice(caller, voiceId)
+    return Success()
+
+
+# --- speeches ---------------------------------------------------------------------------------------
+@router.post("/speech/create", response_model=SpeechCreated, summary="Make a speech from a voice and a text")
+def create_speech(body: CreateSpeechBody, service: ServiceDep, caller: CallerDep) -> SpeechCreated:
+    speech = service.create_speech(caller, voice_id=body.voiceId, text=body.text)
+    return SpeechCreated(speechId=speech.id, speech=_speech(speech))
+
+
+@router.get("/speeches", response_model=SpeechList, summary="List your speeches")
+def list_speeches(service: ServiceDep, caller: CallerDep) -> SpeechList:
+    return SpeechList(speeches=[_speech(s) for s in service.list_speeches(caller)])
+
+
+@router.get("/speech/{speechId}", response_model=SpeechOut, summary="Get one speech")
+def get_speech(speechId: str, service: ServiceDep, caller: CallerDep) -> SpeechOut:
+    return _speech(service.get_speech(caller, speechId))
+
+
+@router.delete("/speech/{speechId}", response_model=Success, summary="Delete one of your speeches")
+def delete_speech(speechId: str, service: ServiceDep, caller: CallerDep) -> Success:
+    service.delete_speech(caller, speechId)
+    return Success()
+
+
+# --- videos -------------------------------------------------------------------------------------------
+@router.post("/video/create", response_model=JobCreated, summary="Start a video generation job")
+def create_video(body: CreateVideoBody, service: ServiceDep, caller: CallerDep) -> JobCreated:
+    job = service.create_video(
+        caller,
+        VideoRequest(
+            avatar_id=body.avatarId,
+            name=body.name,
+            voice_id=body.voiceId,
+            text=body.text,
+            speech_id=body.speechId,
+            full_background=body.im2vid_full,
+        ),
+    )
+    return JobCreated(jobId=job.id)
+
+
+@router.get(
+    "/video/{jobId}/status",
+    response_model=JobStatusOut,
+    response_model_exclude_none=True,
+    summary="Check a job's status",
+)
+def get_status(jobId: str, service: ServiceDep, caller: CallerDep) -> JobStatusOut:
+    return job_status(service.get_job(caller, jobId))
+
+
+@router.post(
+    "/video/{jobId}/cancel",
+    response_model=JobStatusOut,
+    response_model_exclude_none=True,
+    summary="Cancel a job",
+)
+def cancel_job(jobId: str, service: ServiceDep, caller: CallerDep) -> JobStatusOut:
+    return job_status(service.cancel(caller, service.get_job(caller, jobId)))
+
+
+@router.get(
+    "/video/{videoId}/download",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}}, "description": "The MP4 (HTTP range requests supported)"}},
+    summary="Download a finished video",
+)
+def download_video(videoId: str, service: ServiceDep, caller: CallerDep) -> FileResponse:
+    job = service.get_video(caller, videoId, complete=True)
+    return FileResponse(service.video_path(job), media_type="video/mp4", filename=f"{job.video_id}.mp4")
+
+
+router.add_api_route("/video/{videoId}/download", download_video, methods=["HEAD"], include_in_schema=False)
+
+
+@router.get("/videos", response_model=VideoList, summary="List your completed videos")
+def list_videos(service: ServiceDep, caller: CallerDep) -> VideoList:
+    return VideoList(videos=[_video(j) for j in service.list_videos(caller, completed_only=True).items])
+
+
+@router.get("/video/{videoId}", response_model=VideoMetadata, summary="Get a completed video's metadata")
+def get_video(videoId: str, request: Request, service: ServiceDep, caller: CallerDep) -> VideoMetadata:
+    job = service.get_video(caller, videoId, complete=True)
+    return VideoMetadata(
+        **_video(job).model_dump(), downloadUrl=service.signed_video_url(job, str(request.base_url))
+    )
+
+
+@router.delete("/video/{videoId}", response_model=Success, summary="Delete a video (a job id works too)")
+def delete_video(videoId: str, service: ServiceDep, caller: CallerDep) -> Success:
+    try:
+        job = service.get_video(caller, videoId)
+    except NotFound:
+        job = service.get_job(caller, videoId)
+    service.delete_video(caller, job)
+    return Success()

@@ -1,0 +1,143 @@
+"""The Mirage dialect (``/v1/videos...``): the Captions Mirage Video API, field for field.
+
+Create from a portrait + speech audio (multipart), retrieve, content (a redirect to the file's
+signed URL), list with cursor pagination (``after``, ``limit``, ``order``; a bare JSON array as
+Mirage's published API returns it, with ``X-Has-More`` and a ``Link: rel="next"`` header), cancel
+and delete. Thin views over ``facecast.service.domain``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
+
+from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
+from facecast.service.domain import MIRAGE_MODEL, unix
+from facecast.service.models import Job, JobStatus
+
+router = APIRouter(prefix="/v1", tags=["Mirage"])
+
+_STATUS = {
+    JobStatus.QUEUED: "PROCESSING",
+    JobStatus.RUNNING: "PROCESSING",
+    JobStatus.COMPLETE: "COMPLETE",
+    JobStatus.FAILED: "FAILED",
+    JobStatus.CANCELLED: "CANCELLED",
+}
+
+
+class VideoError(BaseModel):
+    """Why generation failed (``MAVideoError``)."""
+
+    code: str
+    message: str
+
+
+class Video(BaseModel):
+    """The Mirage Video object. ``video_id`` is the deprecated alias of ``id``."""
+
+    id: str
+    object: Literal["video"] = "video"
+    status: Literal["PROCESSING", "COMPLETE", "FAILED", "CANCELLED"]
+    created_at: int
+    completed_at: int | None = None
+    progress: int | None = None
+    error: VideoError | None = None
+    model: str | None = None
+    source_video_id: str | None = None
+    caption_template_id: str | None = None
+    share_link_url: str | None = None
+    video_id: str
+
+
+def video_object(job: Job) -> Video:
+    status = job.job_status
+    error = None
+    if status is JobStatus.FAILED:  # "Error details if status is FAILED"
+        error = VideoError(
+            code=job.error_code or "failed", message=job.error_message or "The video could not be generated"
+        )
+    return Video(
+        id=job.video_id,
+        status=_STATUS[status],  # type: ignore[arg-type]
+        created_at=unix(job.created_at) or 0,
+        completed_at=unix(job.completed_at) if status.finished else None,
+        progress=100 if status is JobStatus.COMPLETE else int(job.progress * 100),
+        error=error,
+        model=job.model or MIRAGE_MODEL,
+        video_id=job.video_id,
+    )
+
+
+@router.post("/videos", response_model=Video, summary="Create Video")
+def create_video(
+    service: ServiceDep,
+    caller: CallerDep,
+    image_reference: Annotated[UploadFile, File(description="Image file (JPEG or PNG)")],
+    audio_reference: Annotated[UploadFile, File(description="Audio file (WAV or MP3)")],
+    model: Annotated[str, Form(description="Model to use for generation")] = MIRAGE_MODEL,
+) -> Video:
+    job = service.create_mirage_video(
+        caller,
+        image=as_upload(image_reference, "image_reference"),
+        audio=as_upload(audio_reference, "audio_reference"),
+        model=model,
+    )
+    return video_object(job)
+
+
+@router.get("/videos", response_model=list[Video], summary="List Videos")
+def list_videos(
+    request: Request,
+    response: Response,
+    service: ServiceDep,
+    caller: CallerDep,
+    after: Annotated[str | None, Query(description="Return items strictly after this video ID")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Max number of items to return")] = 20,
+    order: Annotated[Literal["asc", "desc"], Query(description="Sort order by creation time")] = "desc",
+) -> list[Video]:
+    page = service.list_videos(caller, after=after, limit=limit, order=order)
+    # Mirage answers a bare array; whether more follow is told in headers (RFC 8288 Link, next page).
+    response.headers["X-Has-More"] = "true" if page.has_more else "false"
+    if page.has_more and page.items:
+        following = request.url.include_query_params(after=page.items[-1].video_id, limit=limit, order=order)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return [video_object(j) for j in page.items]
+
+
+@router.get("/videos/{video_id}", response_model=Video, summary="Retrieve Video")
+def get_video(video_id: str, service: ServiceDep, caller: CallerDep) -> Video:
+    return video_object(service.get_video(caller, video_id))
+
+
+@router.get(
+    "/videos/{video_id}/content",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={302: {"description": "Redirect to the MP4's URL"}},
+    summary="Retrieve Video Content",
+)
+def get_content(video_id: str, request: Request, service: ServiceDep, caller: CallerDep) -> RedirectResponse:
+    job = service.get_video(caller, video_id)
+    service.video_path(job)  # 409 while it is not complete
+    return RedirectResponse(service.signed_video_url(job, str(request.base_url)), status_code=302)
+
+
+@router.post("/videos/{video_id}/cancel", response_model=Video, summary="Cancel Video")
+def cancel_video(video_id: str, service: ServiceDep, caller: CallerDep) -> Video:
+    return video_object(service.cancel(caller, service.get_video(caller, video_id)))
+
+
+class Deleted(BaseModel):
+    id: str
+    object: Literal["video"] = "video"
+    deleted: bool = True
+
+
+@router.delete("/videos/{video_id}", response_model=Deleted, summary="Delete Video")
+def delete_video(video_id: str, service: ServiceDep, caller: CallerDep) -> Deleted:
+    service.delete_video(caller, service.get_video(caller, video_id))
+    return Deleted(id=video_id)

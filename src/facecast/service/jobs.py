@@ -1,0 +1,360 @@
+"""Durable jobs: the worker side (claim, heartbeat, progress, cancel, result) and the reaper.
+
+A worker claims a queued row with a fresh token before rendering; every write it makes afterwards
+checks that token, so a job handed to another worker can't be overwritten by a stale one. While it
+runs, a heartbeat thread stamps the row. The reaper (in the server) re-queues, a bounded number of
+times, any running job whose heartbeat stopped (a killed worker, a machine gone) or fails it with a
+reason; at start-up it also re-queues waiting jobs whose queue message was lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from facecast.errors import FacecastError, InvalidInput, NotFound, NotSupported, RenderCancelled
+from facecast.service.domain import Service
+from facecast.service.models import Job, JobStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Progress and cancel checks touch the database at most this often.
+_POLL_SECONDS = 0.4
+
+
+class JobLost(Exception):
+    """The job is no longer ours (re-queued by the reaper, or the worker is shutting down)."""
+
+
+@dataclass
+class _Claim:
+    job_id: str
+    token: str
+
+
+class RunningJob:
+    """The context a job renders in: progress, cancel checks and a heartbeat, all on its row."""
+
+    def __init__(self, service: Service, job: Job, token: str, work_dir: Path) -> None:
+        self.service = service
+        self.job_id = job.id
+        self.token = token
+        self.work_dir = work_dir
+        self.started = time.monotonic()
+        self.lost = False
+        self.timed_out = False
+        self.stopping = threading.Event()
+        self._progress = 0.0
+        self._written_progress = -1.0
+        self._last_write = 0.0
+        self._last_cancel_check = 0.0
+        self._cancel = False
+        self._lock = threading.Lock()
+        self._heartbeat = threading.Thread(target=self._beat, name=f"heartbeat-{job.id}", daemon=True)
+
+    # --- JobContext ------------------------------------------------------------------------------
+    def report(self, fraction: float) -> None:
+        self._progress = max(self._progress, min(1.0, float(fraction)))
+        now = time.monotonic()
+        if now - self._last_write >= _POLL_SECONDS and self._progress - self._written_progress >= 0.01:
+            self._write(now)
+
+    def should_cancel(self) -> bool:
+        if self.lost or self.stopping.is_set():
+            return True
+        if time.monotonic() - self.started > self.service.settings.job_timeout:
+            self.timed_out = True
+            return True
+        now = time.monotonic()
+        if now - self._last_cancel_check >= _POLL_SECONDS:
+            self._last_cancel_check = now
+            with self.service.db.session() as session:
+                row = session.execute(
+                    select(Job.cancel_requested, Job.claim_token).where(Job.id == self.job_id)
+                ).first()
+            if row is None or row.claim_token != self.token:
+                self.lost = True
+            elif row.cancel_requested:
+                self._cancel = True
+        return self._cancel or self.lost
+
+    # --- heartbeat -------------------------------------------------------------------------------
+    def _write(self, now: float) -> None:
+        with self._lock:
+            self._last_write = now
+            progress = self._progress
+            with self.service.db.transaction() as session:
+                done = session.execute(
+                    update(Job)
+                    .where(Job.id == self.job_id, Job.claim_token == self.token)
+                    .values(heartbeat_at=utcnow(), progress=progress)
+                ).rowcount  # type: ignore[attr-defined]
+            if not done:
+                self.lost = True
+            else:
+                self._written_progress = progress
+
+    def _beat(self) -> None:
+        interval = self.service.settings.heartbeat_interval
+        while not self.stopping.wait(interval):
+            try:
+                self._write(time.monotonic())
+            except Exception:  # a busy database must not kill the heartbeat
+                log.warning("job %s: heartbeat failed", self.job_id, exc_info=True)
+
+    def __enter__(self) -> RunningJob:
+        self._heartbeat.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._heartbeat.join(timeout=5)
+
+
+class Worker:
+    """Runs the jobs the queue hands this process."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._running: dict[str, RunningJob] = {}
+        self._lock = threading.Lock()
+        self.shutting_down = False
+
+    def claim(self, job_id: str) -> tuple[Job, str] | None:
+        token = secrets.token_hex(12)
+        now = utcnow()
+        with self.service.db.transaction() as session:
+            claimed = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value, Job.deleted_at.is_(None))
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    claim_token=token,
+                    worker=self.name,
+                    attempts=Job.attempts + 1,
+                    heartbeat_at=now,
+                    started_at=now,
+                    progress=0.0,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            job = session.get(Job, job_id) if claimed else None
+        if job is None:
+            return None
+        return job, token
+
+    def run(self, job_id: str) -> None:
+        """The queue task: render the job if it is still waiting; never raises for a job's failure."""
+        if self.shutting_down:
+            raise RuntimeError("worker is shutting down")
+        claimed = self.claim(job_id)
+        if claimed is None:
+            log.info("job %s: not waiting any more (cancelled, done or taken); skipped", job_id)
+            return
+        job, token = claimed
+        log.info("job %s: started (attempt %d) on %s", job_id, job.attempts, self.name)
+        service = self.service
+        work_dir = service.media.work_dir(job_id)
+        running = RunningJob(service, job, token, work_dir)
+        with self._lock:
+            self._running[job_id] = running
+        try:
+            with running:
+                try:
+                    video = service.render_job(job, running)
+                except RenderCancelled:
+                    self._after_cancel(running)
+                except (InvalidInput, NotFound, NotSupported) as exc:
+                    log.info("job %s: failed: %s", job_id, exc)
+                    service.finish_job(job_id, token, JobStatus.FAILED, code=_code(exc), message=str(exc))
+                except FacecastError as exc:
+                    log.warning("job %s: render error: %s", job_id, exc)
+                    service.finish_job(job_id, token, JobStatus.FAILED, code=_code(exc), message=str(exc))
+                except Exception as exc:
+                    log.exception("job %s: unexpected error", job_id)
+                    self._retry_or_fail(
+                        job, token, f"Internal error while rendering: {type(exc).__name__}: {exc}"
+                    )
+                else:
+                    if running.lost:
+                        log.warning("job %s: finished after losing its claim; result dropped", job_id)
+                    elif service.finish_job(job_id, token, JobStatus.COMPLETE, video=video):
+                        log.info(
+                            "job %s: complete (%.1f s, %d bytes)", job_id, video.duration, video.size_bytes
+                        )
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+            service.media.drop_work_dir(job_id)
+
+    def _after_cancel(self, running: RunningJob) -> None:
+        service, job_id, token = self.service, running.job_id, running.token
+        if running.lost:
+            log.warning("job %s: lost its claim; stopped", job_id)
+        elif running.stopping.is_set():
+            log.info("job %s: interrupted by shutdown", job_id)
+        elif running.timed_out:
+            service.finish_job(
+                job_id,
+                token,
+                JobStatus.FAILED,
+                code="timeout",
+                message=f"Rendering took longer than the limit of {service.settings.job_timeout:.0f} s",
+            )
+        else:
+            service.finish_job(
+                job_id, token, JobStatus.CANCELLED, code="cancelled", message="The video was cancelled"
+            )
+            log.info("job %s: cancelled", job_id)
+
+    def _retry_or_fail(self, job: Job, token: str, reason: str) -> None:
+        settings = self.service.settings
+        if job.attempts < settings.max_attempts:
+            if requeue(self.service, job.id, token, reason=reason):
+                return
+        self.service.finish_job(job.id, token, JobStatus.FAILED, code="internal_error", message=reason)
+
+    def release_all(self) -> None:
+        """On shutdown: hand running jobs back to the queue (the attempt does not count)."""
+        self.shutting_down = True
+        with self._lock:
+            running = list(self._running.values())
+        for job in running:
+            job.stopping.set()
+            try:
+                requeue(self.service, job.job_id, job.token, reason="worker shut down", count_attempt=False)
+                log.info("job %s: handed back to the queue (shutdown)", job.job_id)
+            except Exception:
+                log.exception("job %s: could not hand back", job.job_id)
+
+
+def _code(exc: Exception) -> str:
+    name = type(exc).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def requeue(
+    service: Service, job_id: str, token: str | None, *, reason: str, count_attempt: bool = True
+) -> bool:
+    """Put a running job back in the queue (if ``token`` still owns it, when given)."""
+    query = update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+    if token is not None:
+        query = query.where(Job.claim_token == token)
+    values: dict[str, object] = {
+        "status": JobStatus.QUEUED.value,
+        "claim_token": None,
+        "heartbeat_at": None,
+        "worker": None,
+        "progress": 0.0,
+        "error_message": reason,
+    }
+    if not count_attempt:
+        values["attempts"] = Job.attempts - 1
+    with service.db.transaction() as session:
+        done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
+    if done and service.queue is not None:
+        service.queue.enqueue(job_id)
+    return bool(done)
+
+
+# --- the reaper -----------------------------------------------------------------------------------
+def reap(service: Service, *, now: dt.datetime | None = None) -> list[tuple[str, str]]:
+    """Deal with running jobs whose heartbeat stopped. Returns (job id, what was done) pairs."""
+    settings = service.settings
+    now = now or utcnow()
+    deadline = now - dt.timedelta(seconds=settings.heartbeat_timeout)
+    with service.db.session() as session:
+        stale = list(
+            session.execute(
+                select(Job.id, Job.claim_token, Job.attempts, Job.cancel_requested, Job.worker).where(
+                    Job.status == JobStatus.RUNNING.value, Job.heartbeat_at < deadline
+                )
+            )
+        )
+    actions: list[tuple[str, str]] = []
+    for job_id, token, attempts, cancel_requested, worker in stale:
+        if cancel_requested:
+            if service.finish_job(
+                job_id, token, JobStatus.CANCELLED, code="cancelled", message="The video was cancelled"
+            ):
+                actions.append((job_id, "cancelled"))
+        elif attempts < settings.max_attempts:
+            reason = f"the worker {worker} stopped responding; retrying (attempt {attempts} of {settings.max_attempts})"
+            if requeue(service, job_id, token, reason=reason):
+                log.warning("job %s: %s", job_id, reason)
+                actions.append((job_id, "requeued"))
+        else:
+            message = (
+                f"The worker rendering this video stopped responding {attempts} times "
+                f"(the last one was {worker}); giving up"
+            )
+            if service.finish_job(job_id, token, JobStatus.FAILED, code="worker_lost", message=message):
+                log.warning("job %s: failed: %s", job_id, message)
+                actions.append((job_id, "failed"))
+    return actions
+
+
+def requeue_lost_messages(service: Service, *, older_than: float = 0.0) -> list[str]:
+    """Queue again the waiting jobs that have no message in the queue (e.g. enqueued into a queue
+    that was lost, or a crash between the commit and the enqueue). Duplicates are harmless."""
+    if service.queue is None:
+        return []
+    with service.db.session() as session:
+        query = select(Job.id).where(Job.status == JobStatus.QUEUED.value, Job.deleted_at.is_(None))
+        if older_than:
+            query = query.where(Job.updated_at < utcnow() - dt.timedelta(seconds=older_than))
+        waiting = list(session.scalars(query))
+    if not waiting:
+        return []
+    pending = service.queue.pending_job_ids()
+    lost = [job_id for job_id in waiting if job_id not in pending]
+    for job_id in lost:
+        service.queue.enqueue(job_id)
+        log.warning("job %s: its queue message was missing; queued again", job_id)
+    return lost
+
+
+class Reaper:
+    """A thread in the server that runs ``reap`` every ``reaper_interval`` seconds."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="facecast-reaper", daemon=True)
+
+    def start(self) -> None:
+        try:
+            requeue_lost_messages(self.service)
+        except Exception:
+            log.exception("could not check the queue for lost jobs")
+        self._thread.start()
+
+    #: How often (seconds) waiting jobs are checked against the queue while the server runs.
+    ORPHAN_CHECK_EVERY = 60.0
+
+    def _loop(self) -> None:
+        last_orphan_check = time.monotonic()
+        while True:
+            try:
+                reap(self.service)
+                if time.monotonic() - last_orphan_check > self.ORPHAN_CHECK_EVERY:
+                    last_orphan_check = time.monotonic()
+                    requeue_lost_messages(self.service, older_than=self.ORPHAN_CHECK_EVERY)
+            except Exception:
+                log.exception("reaper pass failed")
+            if self._stop.wait(self.service.settings.reaper_interval):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)

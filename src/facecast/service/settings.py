@@ -1,0 +1,168 @@
+"""The server's settings: one pydantic-settings class read from ``FACECAST_*`` environment variables.
+
+Everything has a default that works on a fresh machine: SQLite and media under ``FACECAST_DATA_DIR``
+(a per-user data folder), a SQLite-backed Huey queue beside them, a worker started with the server.
+The web process, the worker and the ``facecast keys`` command all read the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("facecast", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Server configuration. Each field ``name`` is read from ``FACECAST_NAME``."""
+
+    model_config = SettingsConfigDict(env_prefix="FACECAST_", extra="ignore")
+
+    #: Folder holding the database, the queue, the media and the signing secret.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: SQLAlchemy URL; default ``sqlite:///<data_dir>/facecast.db`` (WAL mode). ``postgresql://…`` works.
+    database_url: str = ""
+    #: Folder for uploads, avatar packs, speeches and finished videos; default ``<data_dir>/media``.
+    media_dir: Path | None = None
+
+    #: Where jobs are queued: ``sqlite`` (embedded, default), ``redis`` or ``postgres``.
+    queue_backend: Literal["sqlite", "redis", "postgres"] = "sqlite"
+    #: Queue location: a file for sqlite (default ``<data_dir>/queue.db``), ``redis://…`` for redis,
+    #: a PostgreSQL DSN for postgres (default: the database URL when it is PostgreSQL).
+    queue_url: str = ""
+    #: Queue name (lets several deployments share one Redis or PostgreSQL).
+    queue_name: str = "facecast"
+    #: Render threads in each worker process.
+    workers: int = Field(default=1, ge=1, le=64)
+    #: Whether ``facecast serve`` starts (and supervises) a worker process beside the web server.
+    start_worker: bool = True
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    #: Base URL clients reach the server at (behind a proxy); default: taken from each request.
+    public_url: str = ""
+    #: Secret for signing media URLs; default: generated once into ``<data_dir>/secret.key``.
+    secret_key: str = ""
+    #: Lifetime of signed media (download) URLs, seconds.
+    media_url_ttl: int = Field(default=24 * 3600, ge=10)
+
+    #: Largest request body accepted (uploads), bytes.
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    #: Longest script text, characters.
+    max_text_chars: int = Field(default=5000, ge=1)
+    #: Longest speech audio, seconds.
+    max_audio_seconds: float = Field(default=600.0, gt=0)
+
+    #: Requests per minute per API key (0: unlimited).
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    #: Video/avatar/speech creations per minute per API key (0: unlimited).
+    create_rate_limit_per_minute: int = Field(default=60, ge=0)
+    #: Videos an account may have queued or rendering at once (0: unlimited).
+    max_pending_jobs: int = Field(default=50, ge=0)
+
+    #: Seconds between a worker's heartbeats on the job row it renders.
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    #: A running job whose heartbeat is older than this is re-queued or failed by the reaper.
+    heartbeat_timeout: float = Field(default=60.0, gt=0)
+    #: Seconds between reaper passes in the server.
+    reaper_interval: float = Field(default=5.0, gt=0)
+    #: Times a job is tried before it fails (worker crashes count, bad input does not retry).
+    max_attempts: int = Field(default=3, ge=1)
+    #: A job running longer than this is stopped and failed, seconds.
+    job_timeout: float = Field(default=3600.0, gt=0)
+
+    #: Frames per second of rendered videos.
+    render_fps: float = Field(default=25.0, gt=0, le=60)
+    #: Mirage renders use the whole picture (True) or a face-cropped square (False).
+    mirage_full_background: bool = True
+    #: Seed stock avatars and voices at start-up.
+    seed_stock: bool = True
+    #: Name of the account created (with a printed key) on the first start.
+    default_account: str = "default"
+
+    @field_validator("data_dir", "media_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value is not None else None
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'facecast.db'}"
+        if self.media_dir is None:
+            self.media_dir = self.data_dir / "media"
+        if not self.queue_url:
+            if self.queue_backend == "sqlite":
+                self.queue_url = str(self.data_dir / "queue.db")
+            elif self.queue_backend == "redis":
+                self.queue_url = "redis://127.0.0.1:6379/0"
+            elif self.is_postgres:
+                self.queue_url = libpq_dsn(self.database_url)
+            else:
+                raise ValueError(
+                    "FACECAST_QUEUE_URL is required for the postgres queue with a non-PostgreSQL database"
+                )
+        return self
+
+    @property
+    def media_root(self) -> Path:
+        assert self.media_dir is not None
+        return self.media_dir
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.sqlalchemy_url.startswith("postgresql")
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.media_root.mkdir(parents=True, exist_ok=True)
+
+    def signing_secret(self) -> bytes:
+        """The media URL secret: the setting, else one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            import secrets
+
+            self.ensure_dirs()
+            tmp = path.with_name(f".secret.{secrets.token_hex(4)}")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                # A link, not a rename: when two processes start at once, the first secret wins.
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        return path.read_text().strip().encode()
+
+
+def libpq_dsn(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as a libpq connection string (drops the ``+driver`` part)."""
+    scheme, sep, rest = url.partition("://")
+    return "postgresql://" + rest if sep else url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings()

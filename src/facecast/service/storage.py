@@ -1,0 +1,141 @@
+"""The media store: uploads, avatar packs and finished videos on the local disk, written atomically.
+
+Every file lands under a temporary name in its final folder and is renamed into place, so a reader
+never sees half a file. Paths handed around are relative to the root (``videos/<id>.mp4``); media
+URLs are signed with an HMAC so a player can fetch a video without the API key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from facecast.errors import InvalidInput, PayloadTooLarge
+
+CHUNK = 1024 * 1024
+
+
+class MediaStore:
+    """Files under one root folder, addressed by relative paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # --- naming -----------------------------------------------------------------------------------
+    def path(self, rel: str) -> Path:
+        """The absolute path of ``rel``; refuses paths that would leave the root."""
+        path = (self.root / rel).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise InvalidInput(f"bad media path {rel!r}")
+        return path
+
+    @staticmethod
+    def avatar_dir(avatar_id: str) -> str:
+        return f"avatars/{avatar_id}"
+
+    @staticmethod
+    def video_file(video_id: str) -> str:
+        return f"videos/{video_id}.mp4"
+
+    @staticmethod
+    def upload_dir(owner_id: str) -> str:
+        return f"uploads/{owner_id}"
+
+    def work_dir(self, name: str) -> Path:
+        """A fresh scratch folder ``tmp/<name>`` (emptied if a previous attempt left one)."""
+        path = self.path(f"tmp/{name}")
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def drop_work_dir(self, name: str) -> None:
+        shutil.rmtree(self.path(f"tmp/{name}"), ignore_errors=True)
+
+    # --- writing ------------------------------------------------------------------------------------
+    def _temp_beside(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+
+    def save_stream(
+        self, rel: str, source: BinaryIO, *, max_bytes: int | None = None, field: str = "file"
+    ) -> int:
+        """Copy ``source`` to ``rel`` atomically; returns the size. Refuses more than ``max_bytes``."""
+        final = self.path(rel)
+        tmp = self._temp_beside(final)
+        size = 0
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := source.read(CHUNK):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise PayloadTooLarge(
+                            f"{field} is larger than the limit of {max_bytes // (1024 * 1024)} MB",
+                            field=field,
+                        )
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return size
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        final = self.path(rel)
+        tmp = self._temp_beside(final)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def commit(self, produced: Path, rel: str) -> Path:
+        """Move a finished file (written elsewhere under the root) into place at ``rel`` atomically."""
+        final = self.path(rel)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if produced.stat().st_dev != final.parent.stat().st_dev:
+            tmp = self._temp_beside(final)
+            shutil.copyfile(produced, tmp)
+            os.replace(tmp, final)
+            produced.unlink(missing_ok=True)
+        else:
+            os.replace(produced, final)
+        return final
+
+    # --- removing -----------------------------------------------------------------------------------
+    def delete(self, rel: str | None) -> None:
+        if not rel:
+            return
+        path = self.path(rel)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+class UrlSigner:
+    """HMAC signatures for media paths with an expiry time."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def signature(self, rel: str, expires: int) -> str:
+        digest = hmac.new(self._secret, f"{rel}\n{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+    def sign(self, rel: str, ttl: int) -> tuple[int, str]:
+        expires = int(time.time()) + ttl
+        return expires, self.signature(rel, expires)
+
+    def verify(self, rel: str, expires: int, signature: str) -> bool:
+        if expires < time.time():
+            return False
+        return hmac.compare_digest(self.signature(rel, expires), signature)
