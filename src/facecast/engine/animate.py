@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -47,14 +47,21 @@ TEETH_SHOW = 0.075
 GUM_ABOVE = 0.05
 #: Lower teeth showing above the lower lip when the jaw opens wide / the lower lip drops.
 LOWER_TEETH_SHOW = 0.03
-#: Projected widths of the upper teeth from the middle out (incisors, lateral, canine, premolars).
+#: Projected widths of the upper teeth from the middle out (incisors, lateral, canine, premolars)
+#: and how much shorter each is than the front ones; the same for the lower teeth.
 UPPER_TEETH_WIDTHS = (0.125, 0.095, 0.08, 0.065, 0.055, 0.05)
-#: Their brightness (the side teeth are further back, in the mouth's shadow) and how much shorter.
-UPPER_TEETH_BRIGHT = (1.0, 0.92, 0.82, 0.62, 0.45, 0.32)
 UPPER_TEETH_SHORTER = (0.0, 0.01, 0.004, 0.012, 0.016, 0.02)
 LOWER_TEETH_WIDTHS = (0.075, 0.07, 0.07, 0.06, 0.055)
-LOWER_TEETH_BRIGHT = (1.0, 0.92, 0.75, 0.5, 0.35)
 LOWER_TEETH_SHORTER = (0.0, 0.003, 0.0, 0.008, 0.012)
+#: Light on the teeth by their distance from the middle: the side teeth turn away along the arch,
+#: into the mouth's shadow.
+TEETH_RECEDE_AT = (0.0, 0.1, 0.2, 0.28, 0.36, 0.44, 0.52)
+TEETH_RECEDE = (1.0, 0.97, 0.87, 0.7, 0.5, 0.34, 0.2)
+#: The lower teeth are in the upper ones' and the upper lip's shadow.
+LOWER_TEETH_DIM = 0.62
+#: Drawn teeth: warm ivory relative to the scene's white, and their brightness relative to the skin.
+IVORY = (1.0, 0.94, 0.8)
+TEETH_OVER_SKIN = 1.3
 #: Pinned ring around the lower face: its distance outside the jaw line at the sides and the chin.
 RING_SIDE = 0.32
 RING_CHIN = 0.40
@@ -533,25 +540,70 @@ def _poly_mask(shape: tuple[int, int], poly: np.ndarray, origin: tuple[float, fl
 
 
 def _teeth_shape(
-    u: np.ndarray, widths: Sequence[float], bright: Sequence[float], shorter: Sequence[float], notch: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """A row of teeth symmetric about u = 0 (face units): per pixel column, the brightness (each
-    tooth rounded, darker toward its sides and toward the back) and how much shorter it is than
-    the front teeth (with rounded corners, so the edge shows small notches)."""
+    u: np.ndarray, widths: Sequence[float], shorter: Sequence[float], notch: float, iod: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A row of teeth symmetric about u = 0 (face units), per pixel column: the light on it (1 in
+    front, falling off along the arch and on each tooth's rounded sides, 0 past the last tooth),
+    where the gaps between the teeth are (1 on a gap, a soft line about a pixel wide) and how much
+    shorter the tooth is than the front ones (rounded corners, so the edge shows small notches)."""
     au = np.abs(u)
     bounds = np.concatenate([[0.0], np.cumsum(widths)])
     k = np.clip(np.searchsorted(bounds, au, side="right") - 1, 0, len(widths) - 1)
     w = np.asarray(widths, dtype=np.float32)[k]
     s = np.clip(2.0 * (au - bounds[k]) / w - 1.0, -1.0, 1.0)
-    beyond = _smoothstep(float(bounds[-1]) - 0.02, float(bounds[-1]) + 0.02, au)
-    shade = np.asarray(bright, dtype=np.float32)[k] * (0.8 + 0.2 * (1.0 - s * s)) * (1.0 - beyond)
+    gap = np.minimum(np.abs(au - bounds[k]), np.abs(bounds[k + 1] - au))
+    seam = np.exp(-((gap / max(0.006, 0.6 / iod)) ** 2))
+    beyond = _smoothstep(float(bounds[-1]) - 0.03, float(bounds[-1]) + 0.02, au)
+    light = np.interp(au, TEETH_RECEDE_AT, TEETH_RECEDE) * (1.0 - 0.06 * s * s) * (1.0 - beyond)
     short = np.asarray(shorter, dtype=np.float32)[k] + notch * s**4
-    return shade.astype(np.float32), short.astype(np.float32)
+    return light.astype(np.float32), seam.astype(np.float32), short.astype(np.float32)
+
+
+def _scene_white(image: np.ndarray, skin_luma: float) -> tuple[np.ndarray, float | None]:
+    """The colour of white in this picture (chroma at luma 1) from its bright, nearly grey pixels
+    (a collar, white hair, a wall), and their luma; a neutral guess and None when it has none."""
+    h, w = image.shape[:2]
+    f = min(1.0, 160.0 / max(h, w))
+    small = image if f >= 1.0 else cv2.resize(image, (max(int(w * f), 1), max(int(h * f), 1)), interpolation=cv2.INTER_AREA)
+    px = small.reshape(-1, 3).astype(np.float32)
+    lum = _luma(px)
+    top = px.max(axis=1)
+    sat = (top - px.min(axis=1)) / np.maximum(top, 1.0)
+    cand = (sat < 0.2) & (lum > max(1.1 * skin_luma, 60.0)) & (top < 250.0)
+    if cand.sum() < max(20, 0.003 * len(px)):
+        return np.ones(3, np.float32), None
+    sel, sel_l = px[cand], lum[cand]
+    bright = sel_l >= np.median(sel_l)
+    chroma = np.median(sel[bright] / sel_l[bright, None], axis=0)
+    return (chroma / float(_luma(chroma))).astype(np.float32), float(np.median(sel_l))
+
+
+def _drawn_teeth_colour(skin: np.ndarray, white: np.ndarray, white_luma: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Warm ivory under the scene's light, and the neutral the mouth's shadows tend to.
+
+    The skin's neutral is the skin's hue, mostly desaturated: teeth are never bluer or greener than
+    it (a cold cast must not make them grey-blue), nor yellower than a warm ivory."""
+    skin_l = max(float(_luma(skin)), 1.0)
+    skin_c = np.maximum(np.asarray(skin, dtype=np.float64), 1.0) / skin_l
+    neutral = skin_c**0.15
+    neutral = neutral / float(_luma(neutral))
+    c = (np.asarray(white, dtype=np.float64) * np.asarray(IVORY)) ** 0.85 * skin_c**0.15
+    g = min(max(c[1] / c[0], 0.8), neutral[1] / neutral[0])
+    b = min(max(c[2] / c[0], 0.62), neutral[2] / neutral[0], g)
+    c = np.array([1.0, g, b])
+    level = float(np.clip(TEETH_OVER_SKIN * skin_l, 45.0, 232.0))
+    if white_luma is not None:
+        level = min(level, max(0.95 * white_luma, skin_l))
+    teeth = c / float(_luma(c)) * level
+    return teeth.astype(np.float32), neutral.astype(np.float32)
 
 
 @dataclass(frozen=True)
 class MouthLook:
-    """Colours of the inside of one person's mouth (RGB float) and whether the portrait shows teeth."""
+    """Colours of the inside of one person's mouth (RGB float) and whether the portrait shows teeth.
+
+    ``neutral`` (chroma at luma 1) is what the mouth's colours tend to in shadow: the skin's hue,
+    mostly desaturated."""
 
     teeth: np.ndarray
     gum: np.ndarray
@@ -559,6 +611,7 @@ class MouthLook:
     cavity_deep: np.ndarray
     tongue: np.ndarray
     has_teeth: bool
+    neutral: np.ndarray = field(default_factory=lambda: np.ones(3, np.float32))
 
     @classmethod
     def sample(cls, image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> MouthLook:
@@ -591,8 +644,10 @@ class MouthLook:
         )
         lip_dark = 0.5 * lip_dark + 0.5 * warm
         skin_l = float(_luma(skin_rgb))
+        white, white_l = _scene_white(image, skin_l)
+        drawn, neutral = _drawn_teeth_colour(skin_rgb, white, white_l)
         has_teeth = False
-        teeth = None
+        teeth = drawn
         if opening.sum() >= 15:
             px = crop[opening]
             lum = _luma(px)
@@ -602,17 +657,17 @@ class MouthLook:
                 has_teeth = True
                 bright = px[cand]
                 teeth = np.median(bright[_luma(bright) >= np.median(_luma(bright))], axis=0)
-        if teeth is None:
-            # Off-white, warmed by the light on the skin, a little brighter than the skin.
-            tint = 0.7 * np.array([1.0, 0.96, 0.84]) + 0.3 * skin_rgb / max(skin_l, 1.0)
-            teeth = tint / float(_luma(tint)) * float(np.clip(1.15 * skin_l, 60.0, 222.0))
+        # The tongue: the lips' red, darker and a little greyed by the shadow it lies in.
+        tongue = lip_mean * np.array([0.85, 0.6, 0.62])
+        tongue = 0.85 * tongue + 0.15 * neutral * float(_luma(tongue))
         return cls(
             teeth=np.asarray(teeth, dtype=np.float32),
             gum=np.asarray(0.8 * lip_mean + 0.2 * np.array([200.0, 110.0, 110.0]), dtype=np.float32),
-            cavity_edge=np.asarray(lip_dark * 0.6, dtype=np.float32),
-            cavity_deep=np.asarray(lip_dark * 0.2, dtype=np.float32),
-            tongue=np.asarray(lip_mean * np.array([0.85, 0.6, 0.62]), dtype=np.float32),
+            cavity_edge=np.asarray(lip_dark * 0.55, dtype=np.float32),
+            cavity_deep=np.asarray(lip_dark * 0.3, dtype=np.float32),
+            tongue=np.asarray(tongue, dtype=np.float32),
             has_teeth=has_teeth,
+            neutral=neutral,
         )
 
 
@@ -622,7 +677,9 @@ def refine_lips(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.nd
     The face mesh often puts the inner-lip contours of a broad smile on the teeth rather than at
     the lips' edges; then the lips could never close over them. Column by column along the mouth,
     the bright, unsaturated run of teeth between the contours is followed up and down to the lips,
-    and both lips move there (their outer contours too, the skin around by the rig's falloff)."""
+    and both lips move there (their outer contours too, the skin around by the rig's falloff).
+    Dark pixels of the opening (its shadowed corners beside the teeth) count as the opening too,
+    so pressed lips do not carry them along the closed seam."""
     p = _as_points(landmarks).copy()
     fr = FaceFrame.of(p)
     iod = fr.iod
@@ -642,7 +699,10 @@ def refine_lips(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.nd
         return p
     vals = score[region]
     thr, _ = cv2.threshold(vals.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    teeth = ((score > thr) & region & (lum > 0.55 * float(np.percentile(lum[region], 95)))).astype(np.float32)
+    is_teeth = (score > thr) & region & (lum > 0.55 * float(np.percentile(lum[region], 95)))
+    dark = region & (lum < 0.45 * float(np.median(lum[region])))
+    teeth = is_teeth.astype(np.float32)
+    opening = (is_teeth | dark).astype(np.float32)
     q = fr.to_face(p[:, :2])
     iu, il = rig.inner_upper, rig.inner_lower
     xs = q[iu[1:-1], 0]
@@ -653,15 +713,18 @@ def refine_lips(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.nd
     mids = (yu + yl) / 2.0
     grid = np.stack([np.repeat(xs[:, None], offs.size, 1), mids[:, None] + offs[None, :]], axis=-1)
     xy = fr.to_image(grid) - (x0, y0)
-    samples = (
-        cv2.remap(teeth, xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32), cv2.INTER_LINEAR) > 0.5
-    )
+    mx, my = xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32)
+    on_teeth = cv2.remap(teeth, mx, my, cv2.INTER_LINEAR) > 0.5
+    samples = cv2.remap(opening, mx, my, cv2.INTER_LINEAR) > 0.5
     zero = int(np.argmin(np.abs(offs)))
+    mid = slice(max(zero - 1, 0), zero + 2)
+    if int(on_teeth[:, mid].all(axis=1).sum()) < 3:  # the opening must show teeth
+        return p
     du = np.zeros(xs.size)
     dl = np.zeros(xs.size)
     for k in range(xs.size):
         col = samples[k]
-        if not col[max(zero - 1, 0) : zero + 2].all():
+        if not col[mid].all():
             continue
         up = zero
         while up > 0 and col[up - 1]:
@@ -702,9 +765,11 @@ def refine_lips(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.nd
 class MouthPainter:
     """Paints the inside of the mouth within the target inner-lip contour of a warped picture.
 
-    Upper teeth are a layer fixed to the upper jaw (taken from the picture where it shows teeth);
-    the cavity darkens with the distance from the lips; the tongue and the lower teeth follow the
-    lower lip.
+    Upper teeth are a layer fixed to the upper jaw: the picture's own where it shows teeth, or those
+    of ``teeth`` = (image, landmarks), another picture of the person with the mouth open (a video
+    avatar's), or drawn; the cavity darkens with the distance from the lips; the tongue and the
+    lower teeth follow the lower lip. Light falls off into the mouth: under the upper lip, toward
+    the corners and through a small or rounded opening.
     """
 
     def __init__(
@@ -716,11 +781,14 @@ class MouthPainter:
         *,
         base: np.ndarray | None = None,
         look: MouthLook | None = None,
+        teeth: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         p = _as_points(landmarks)
         base_p = p if base is None else _as_points(base)
         self.rig = rig
-        self.look = look or MouthLook.sample(image, p, rig)
+        self.look = look or (
+            MouthLook.sample(image, p, rig) if teeth is None else MouthLook.sample(teeth[0], teeth[1], rig)
+        )
         fr = FaceFrame.of(base_p)
         self.frame = fr
         iod = fr.iod
@@ -744,65 +812,144 @@ class MouthPainter:
         uv = fr.to_face(np.stack([gx, gy], axis=-1)) - self.center
         self.u = uv[..., 0].astype(np.float32)
         self.v = uv[..., 1].astype(np.float32)
-        self._teeth_layer(image, p)
+        self._teeth_layer(image, p, base_p, teeth)
 
     def _face_curve(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q = self.frame.to_face(pts) - self.center
         order = np.argsort(q[:, 0], kind="stable")
         return q[order, 0], q[order, 1]
 
-    def _teeth_layer(self, image: np.ndarray, p: np.ndarray) -> None:
+    def _teeth_colour(self, light: np.ndarray, recede: np.ndarray) -> np.ndarray:
+        """Drawn teeth under ``light``: darker and greyer toward the back, as they recede."""
+        look = self.look
+        lit = look.teeth * light[..., None]
+        grey = look.neutral * _luma(lit)[..., None]
+        return np.asarray(lit + (grey - lit) * (0.35 * (1.0 - recede))[..., None], dtype=np.float32)
+
+    def _in_shadow(self, color: np.ndarray, light: np.ndarray) -> np.ndarray:
+        """``color`` where only ``light`` (0..1) of the light reaches: what does is warmed by the
+        mouth's own red walls."""
+        warm = self._warm - 1.0
+        return np.asarray(color * (1.0 + (0.6 * (1.0 - light))[..., None] * warm), dtype=np.float32)
+
+    def _teeth_layer(
+        self, image: np.ndarray, p: np.ndarray, base: np.ndarray, teeth: tuple[np.ndarray, np.ndarray] | None
+    ) -> None:
         """The upper teeth (and gum above them), fixed to the upper jaw: colour and alpha.
 
-        Drawn teeth follow the upper lip's rest line. When the portrait shows its teeth, its own
-        opening is reused instead, stretched a little up (under a raised lip) and down (behind
-        the lower lip, which hid the teeth's edge)."""
+        Drawn teeth hang from the rest line of the upper lip. Where a picture of the person shows
+        teeth, its pixels are used instead: the portrait's own opening, stretched a little up
+        (under a raised lip) and down (behind the lower lip, which hid the teeth's edge), or the
+        upper teeth of the ``teeth`` picture down to their edge."""
         look, rig = self.look, self.rig
         u, v, iod, hw = self.u, self.v, self.iod, self.half_width
-        x0, y0, x1, y1 = self.box
-        ux, uy = self._face_curve(p[rig.inner_upper, :2])
-        lx, ly = self._face_curve(p[rig.inner_lower, :2])
-        lip_u = np.interp(u, ux, uy).astype(np.float32)
-        lip_l = np.interp(u, lx, ly).astype(np.float32)
+        rx, ry = self._face_curve(base[rig.inner_upper, :2])
+        rest = np.interp(u, rx, ry).astype(np.float32)  # the upper lip's rest line
         corner = 1.0 - 0.75 * _smoothstep(0.3 * hw, 1.0 * hw, np.abs(u))
-        tooth, short = _teeth_shape(u, UPPER_TEETH_WIDTHS, UPPER_TEETH_BRIGHT, UPPER_TEETH_SHORTER, 0.01)
-        edge = lip_u + TEETH_SHOW - short
-        gum = lip_u - GUM_ABOVE
-        shade = tooth * (0.85 + 0.15 * _smoothstep(0.0, 0.04, v - gum))
-        shade = shade * (1.0 - 0.12 * _smoothstep(-0.025, 0.0, v - edge))
-        color = look.cavity_edge + (look.teeth - look.cavity_edge) * shade[..., None]
+        recede, seam, short = _teeth_shape(u, UPPER_TEETH_WIDTHS, UPPER_TEETH_SHORTER, 0.012, iod)
+        recede = recede * (1.0 - 0.6 * _smoothstep(0.7 * hw, 1.1 * hw, np.abs(u)))  # a narrow mouth
+        edge = rest + TEETH_SHOW - short
+        gum = rest - GUM_ABOVE
+        # Down each tooth: its neck under the lip a little darker, the biting edge translucent;
+        # the gaps between the teeth show most at the edge and at the gum.
+        down = np.clip((v - gum) / np.maximum(edge - gum, 1e-3), 0.0, 1.0)
+        vertical = (0.9 + 0.1 * _smoothstep(0.0, 0.4, down)) * (1.0 - 0.1 * _smoothstep(0.8, 1.0, down))
+        gaps = seam * (0.08 + 0.2 * _smoothstep(0.7, 1.0, down) + 0.12 * (1.0 - _smoothstep(0.0, 0.25, down)))
+        static = recede * vertical * (1.0 - gaps)
+        color = self._teeth_colour(static, recede)
         is_gum = v < gum
-        color[is_gum] = look.gum * corner[is_gum][:, None]
+        color[is_gum] = look.gum * (0.6 + 0.4 * corner[is_gum])[:, None]
         alpha = np.clip((edge - v) * iod + 0.5, 0.0, 1.0) * (np.abs(u) < 1.1 * hw) * (v > gum - 0.12)
+        alpha = alpha * _smoothstep(0.0, 0.25, recede)  # past the back teeth: the cavity
+        blend = np.zeros_like(u)
+        edge_c = look.cavity_edge.astype(np.float64)
+        self._warm = (np.maximum(edge_c, 1.0) / max(float(_luma(edge_c)), 1.0)).astype(np.float32)
+        self._src_inner = None
         if look.has_teeth:
-            # Source band [a, b] (inside the lips' edges) stretched onto [top, bottom].
-            a, b = lip_u + 0.012, lip_l - 0.035
-            bottom = lip_l + 0.015
-            usable = (b - a) * iod > 2.0
-            # The portrait's own pixels; their top stretched up (under a raised lip) and their edge
-            # row carried on down (behind the lower lip, which hid where the teeth end).
-            knee, top = lip_u + 0.06, lip_u - 0.04
-            v_src = np.where(v < knee, a + (v - top) * (knee - a) / (knee - top), v)
-            v_src = np.minimum(v_src, b)
-            xy = self.frame.to_image(np.stack([u, v_src], axis=-1) + self.center).astype(np.float32)
-            own = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            own = own.astype(np.float32) * (1.0 - 0.12 * _smoothstep(-0.025, 0.0, v - bottom))[..., None]
-            own_alpha = np.clip((bottom - v) * iod + 0.5, 0.0, 1.0) * (v > top - 0.02)
-            blend = (usable * _smoothstep(0.0, 1.0, (b - a) * iod - 2.0)).astype(np.float32)
-            # Where the portrait's opening is too thin to reuse (its corners), the mouth is in shadow.
-            color = np.broadcast_to(look.cavity_edge * 0.7, color.shape).astype(np.float32)
-            color = color * (1.0 - blend[..., None]) + own * blend[..., None]
+            if teeth is None:
+                ux, uy = self._face_curve(p[rig.inner_upper, :2])
+                lip_u = np.interp(u, ux, uy).astype(np.float32)
+                own, own_alpha, own_edge, blend = self._picture_teeth(image, p, self.frame, self.center, lip_u)
+                # A portrait showing its teeth: the paint fades in as the lips leave their place,
+                # so the first frames of motion do not pop from the photo to the painted inside.
+                self._src_inner = p[rig.inner_upper + rig.inner_lower, :2].copy()
+            else:
+                tp = _as_points(teeth[1])
+                fs = FaceFrame.of(tp)
+                qs = fs.to_face(tp[:, :2])
+                cs = (qs[rig.inner_upper[0]] + qs[rig.inner_upper[-1]]) / 2.0
+                own, own_alpha, own_edge, blend = self._picture_teeth(teeth[0], tp, fs, cs, rest)
+            b3 = blend[..., None]
+            color = color * (1.0 - b3) + own * b3
             alpha = alpha * (1.0 - blend) + own_alpha * blend
-            edge = edge * (1.0 - blend) + bottom * blend
-        else:
-            blend = np.zeros_like(u)
+            edge = edge * (1.0 - blend) + own_edge * blend
         self._teeth_color = color.astype(np.float32)
         self._teeth_alpha = alpha.astype(np.float32)
-        self._teeth_own = blend.astype(np.float32)[..., None]  # the portrait's pixels: no extra shadow
-        self._src_inner = p[rig.inner_upper + rig.inner_lower, :2].copy() if look.has_teeth else None
+        self._teeth_own = blend.astype(np.float32)[..., None]  # pixels of a picture: their own light
+        self._teeth_light = (static * (1.0 - blend) + blend).astype(np.float32)
         mid = u.shape[0] // 2
         order = np.argsort(u[mid])
         self._teeth_edge_mid = float(np.interp(0.0, u[mid][order], edge[mid][order]))
+
+    def _picture_teeth(
+        self, image: np.ndarray, p: np.ndarray, frame: FaceFrame, center: np.ndarray, anchor: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The upper teeth of a picture of the person (landmarks ``p``, face frame ``frame`` with the
+        mouth's middle at ``center``) hung from ``anchor`` (per pixel: our upper lip's line):
+        colour, alpha, edge, and how much to use them (0 where that picture shows no teeth).
+
+        Column by column the picture's teeth run down from its upper lip: to their visible edge,
+        or on behind its lower lip (then the last row is carried down a little, where the teeth
+        would end). Their top is stretched up a little (under a raised lip). Only the teeth are
+        taken: not the dark corners or the cavity beside and below them."""
+        rig, u, v, iod, hw = self.rig, self.u, self.v, self.iod, self.half_width
+        q = frame.to_face(p[:, :2]) - center
+        up, lo = q[rig.inner_upper], q[rig.inner_lower]
+        up, lo = up[np.argsort(up[:, 0], kind="stable")], lo[np.argsort(lo[:, 0], kind="stable")]
+        step = 0.5 / frame.iod
+        cols = np.arange(-1.1 * hw, 1.1 * hw + 1e-9, max(1.0 / frame.iod, 0.004))
+        a_c = np.interp(cols, up[:, 0], up[:, 1]) + 0.012
+        b_c = np.interp(cols, lo[:, 0], lo[:, 1]) - 0.035
+        rows = np.arange(0.0, 0.25, step)
+        grid = np.stack([np.repeat(cols[:, None], rows.size, 1), a_c[:, None] + rows[None, :]], axis=-1)
+        xy = frame.to_image(grid + center).astype(np.float32)
+        px = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        px = px.astype(np.float32)
+        hi = px.max(axis=2)
+        sat = (hi - px.min(axis=2)) / np.maximum(hi, 1.0)
+        tooth = (_luma(px) > 0.38 * float(_luma(self.look.teeth))) & (sat < 0.5)
+        inside = a_c[:, None] + rows[None, :] < b_c[:, None]
+        n_run = np.cumprod(tooth & inside, axis=1).sum(axis=1)
+        n_run = cv2.medianBlur(np.minimum(n_run, 255).astype(np.uint8).reshape(1, -1), 5).ravel()
+        run = n_run * step
+        # Where the teeth end: their edge, or a little past the lower lip when it hides the edge.
+        reach = a_c + run >= b_c - 1.5 / frame.iod
+        end_c = np.where(reach, np.maximum(b_c + 0.05, a_c + run), a_c + run) - a_c
+        # Softly along the row: where the teeth give way to a dark corner, their edge slants up.
+        sigma = 0.025 / float(cols[1] - cols[0]) if cols.size > 1 else 1.0
+
+        def soft(x: np.ndarray) -> np.ndarray:
+            return np.asarray(cv2.GaussianBlur(x.astype(np.float32).reshape(1, -1), (0, 0), sigma)).ravel()
+
+        run, end_c = soft(run), soft(end_c)
+        lip_s = np.interp(u, up[:, 0], up[:, 1]).astype(np.float32)
+        a = lip_s + 0.012
+        run_u = np.interp(u, cols, run).astype(np.float32)
+        end_s = a + np.interp(u, cols, end_c).astype(np.float32)
+        # Our band [top, knee] shows theirs [a, knee_s] (stretched); below the knee, one to one.
+        knee, top = anchor + 0.06, anchor - 0.04
+        knee_s = lip_s + 0.06
+        v_src = np.where(v < knee, a + (v - top) * (knee_s - a) / (knee - top), lip_s + (v - anchor))
+        v_src = np.minimum(v_src, np.maximum(a + run_u - 0.5 / frame.iod, a))
+        xy = frame.to_image(np.stack([u, v_src], axis=-1) + center).astype(np.float32)
+        own = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        bottom = np.where(
+            end_s >= knee_s, anchor + (end_s - lip_s), top + (end_s - a) * (knee - top) / (knee_s - a)
+        ).astype(np.float32)
+        own = own.astype(np.float32) * (1.0 - 0.12 * _smoothstep(-0.025, 0.0, v - bottom))[..., None]
+        own_alpha = np.clip((bottom - v) * iod + 0.5, 0.0, 1.0) * (v > top - 0.02)
+        use = np.interp(u, cols, _smoothstep(1.5, 3.0, run * frame.iod)).astype(np.float32)
+        return own, own_alpha.astype(np.float32), bottom, use
 
     def paint(
         self,
@@ -836,8 +983,6 @@ class MouthPainter:
             np.float32
         ) * (float(np.clip((open_px - 0.4) / 1.5, 0.0, 1.0)) / 255.0)
         if self._src_inner is not None:
-            # A portrait showing its teeth: fade the paint in as the lips leave their place, so
-            # the first frames of motion do not pop from the photo to the painted inside.
             moved = float(np.abs(dst[rig.inner_upper + rig.inner_lower, :2] - self._src_inner).max())
             alpha *= float(_smoothstep(0.0, 1.5, moved))
         sl = (slice(y0 - by0, y1 - by0), slice(x0 - bx0, x1 - bx0))
@@ -845,17 +990,22 @@ class MouthPainter:
         m = mouth_vector(mouth)
         top = np.interp(u, ux, uy).astype(np.float32)
         bottom = np.interp(u, lx, ly).astype(np.float32)
+        open_mid = float(np.interp(0.0, lx, ly) - np.interp(0.0, ux, uy))
+        # Light inside: less through a small opening; the corners in the cheeks' shadow (a rounded,
+        # narrow opening shows only the front teeth lit).
+        mid_u, half = (ux[0] + ux[-1]) / 2.0, max((ux[-1] - ux[0]) / 2.0, 1e-3)
+        side = _smoothstep(0.45 * half, 1.0 * half, np.abs(u - mid_u))
+        through = 0.55 + 0.45 * float(_smoothstep(0.02, 0.16, open_mid))
         # Cavity: dark and warm, darkest away from the lips.
         dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
         depth = np.clip(dist / max(0.1 * iod, 1.0), 0.0, 1.0) ** 0.8
         col = look.cavity_edge + (look.cavity_deep - look.cavity_edge) * depth[..., None]
         # Tongue body low in the mouth, its top in shadow.
-        open_mid = float(np.interp(0.0, lx, ly) - np.interp(0.0, ux, uy))
         if open_mid > 0.04:
-            cy, ry, rx = float(np.interp(0.0, lx, ly)) + 0.06, 0.05 + 0.4 * open_mid, 0.7 * self.half_width
+            cy, ry, rx = float(np.interp(0.0, lx, ly)) + 0.04, 0.05 + 0.4 * open_mid, 0.75 * self.half_width
             r2 = (u / rx) ** 2 + ((v - cy) / ry) ** 2
-            a = np.clip((1.0 - r2) * 2.5, 0.0, 1.0) * 0.75
-            shade = 0.3 + 0.5 * np.clip((v - (cy - ry)) / ry, 0.0, 1.0) ** 0.7
+            a = np.clip((1.0 - r2) * 2.5, 0.0, 1.0) * 0.85
+            shade = 0.35 + 0.55 * np.clip((v - (cy - ry)) / ry, 0.0, 1.0) ** 0.6
             col = col + (look.tongue * shade[..., None] - col) * a[..., None]
         tip = None
         if m[_TONGUE] > 0.01:  # the tongue's tip at the upper teeth (behind them; between them for th)
@@ -867,27 +1017,41 @@ class MouthPainter:
         # Lower teeth, fixed to the lower jaw: only when it opens wide or the lower lip drops.
         show = LOWER_TEETH_SHOW * float(_smoothstep(0.45, 1.0, m[_JAW])) + 0.025 * max(float(m[_LOWER]), 0.0)
         if show > 0.012:
-            prof = np.clip(1.0 - (u / (0.75 * self.half_width)) ** 2, 0.0, 1.0) ** 0.5
-            edge_l = bottom - show * prof
-            tooth, short = _teeth_shape(u, LOWER_TEETH_WIDTHS, LOWER_TEETH_BRIGHT, LOWER_TEETH_SHORTER, 0.0)
-            edge_l = edge_l + short
+            prof = np.clip(1.0 - (u / (0.55 * self.half_width)) ** 2, 0.0, 1.0) ** 0.8
+            recede, seam, short = _teeth_shape(u, LOWER_TEETH_WIDTHS, LOWER_TEETH_SHORTER, 0.006, iod)
+            edge_l = bottom - show * prof + short
+            down = np.clip((v - edge_l) / max(show, 1e-3), 0.0, 1.0)
+            light = LOWER_TEETH_DIM * through * recede * (1.0 - 0.3 * down) * (1.0 - 0.7 * side)
+            light = light * (1.0 - seam * (0.06 + 0.1 * (1.0 - _smoothstep(0.0, 0.3, down))))
             fade = float(_smoothstep(0.012, 0.03, show))
             a = np.clip((v - edge_l) * iod + 0.5, 0.0, 1.0) * (prof > 0.05) * fade
-            shade = tooth * (0.92 - 0.3 * np.clip((v - edge_l) / max(show, 1e-3), 0.0, 1.0))
-            teeth_l = look.teeth * shade[..., None]
-            col = col + (teeth_l - col) * a[..., None]
-        # The shadows the lips cast inside (the portrait's own pixels have theirs already), then
-        # the upper teeth (the static layer).
+            a = a * _smoothstep(0.0, 0.25, recede)
+            lower_col = self._in_shadow(self._teeth_colour(light, recede), light)
+            a = a * _smoothstep(0.05, 0.35, light)  # deep in shadow: no brighter than the cavity
+            col = col + (lower_col - col) * a[..., None]
+        # The shadows the lips cast inside, then the upper teeth (the static layer) in their light:
+        # drawn ones under the upper lip's soft shadow; a picture's own have theirs already.
         shadow = (0.8 + 0.2 * _smoothstep(0.0, 0.03, v - top)) * (
             0.88 + 0.12 * _smoothstep(0.0, 0.025, bottom - v)
         )
-        shadow = shadow[..., None]
+        col = col * shadow[..., None]
         own = self._teeth_own[sl]
         ta = self._teeth_alpha[sl][..., None]
-        col = col * shadow
-        col = col + (self._teeth_color[sl] * (shadow + (1.0 - shadow) * own) - col) * ta
+        drawn_light = (
+            (0.45 + 0.55 * _smoothstep(-0.01, 0.05, v - top))
+            * (0.85 + 0.15 * _smoothstep(0.0, 0.03, bottom - v))
+            * through
+            * (1.0 - 0.7 * side)
+        )
+        own_light = 1.0 - 0.45 * side
+        light = drawn_light * (1.0 - own[..., 0]) + own_light * own[..., 0]
+        light_all = light * self._teeth_light[sl]
+        teeth_col = self._in_shadow(self._teeth_color[sl] * light[..., None], light_all)
+        # Deep in shadow a tooth is no brighter than the cavity around it: it fades into it.
+        ta = ta * (own + (1.0 - own) * _smoothstep(0.03, 0.3, light_all)[..., None])
+        col = col + (teeth_col - col) * ta
         if tip is not None and m[_TONGUE] > 0.5:
-            col = col + (tip_col * shadow - col) * (tip * float(_smoothstep(0.5, 1.0, m[_TONGUE])) * 0.8)
+            col = col + (tip_col * shadow[..., None] - col) * (tip * float(_smoothstep(0.5, 1.0, m[_TONGUE])) * 0.8)
         dim = 0.18 * max(-float(m[_WIDTH]), 0.0)  # behind rounded, pushed-out lips: in shadow
         if dim > 0:
             col = col + (look.cavity_edge - col) * (dim * ta)
@@ -896,6 +1060,7 @@ class MouthPainter:
         target = roi[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         a3 = alpha[..., None]
         target[:] = np.clip(target * (1.0 - a3) + col * a3 + 0.5, 0, 255).astype(np.uint8)
+
 
 
 # =================================================================================================
@@ -909,7 +1074,10 @@ class FaceWarper:
     a frame that speaks in the recording can be re-synced to new speech. ``gate`` (float [H, W],
     0..1) limits where pixels may change (full-background mode). For a clip, build ``rig`` and
     ``look`` (``MouthLook.sample``) once from a reference frame of the person and share them:
-    a frame whose own mouth is open would otherwise be sampled as the person's colours.
+    a frame whose own mouth is open would otherwise be sampled as the person's colours. ``teeth``
+    = (image, landmarks) is a picture of the person with the mouth open (its lips where
+    ``refine_lips`` puts them) whose upper teeth are shown instead of this picture's own, so the
+    inside of the mouth does not change with a recording's own mouth.
     """
 
     def __init__(
@@ -922,11 +1090,14 @@ class FaceWarper:
         look: MouthLook | None = None,
         gate: np.ndarray | None = None,
         refine: bool = True,
+        teeth: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.image = np.ascontiguousarray(image, dtype=np.uint8)
         p = _as_points(landmarks)
         self.rig = rig or FaceRig(p)
-        look = look or MouthLook.sample(self.image, p, self.rig)
+        if look is None:
+            teeth_image, teeth_points = (self.image, p) if teeth is None else teeth
+            look = MouthLook.sample(teeth_image, teeth_points, self.rig)
         if refine and look.has_teeth:
             refined = refine_lips(self.image, p, self.rig)
             if neutral is None:
@@ -941,7 +1112,7 @@ class FaceWarper:
         self.mouth_warp = MeshWarp(self.rig.mouth_triangles, reach, shape)
         self.eye_warps = [MeshWarp(t, reach, shape) for t in self.rig.eye_triangles]
         self.painter = MouthPainter(
-            self.image, p, self.rig, self.mouth_warp.box, base=self.neutral, look=look
+            self.image, p, self.rig, self.mouth_warp.box, base=self.neutral, look=look, teeth=teeth
         )
         self.gate = None if gate is None else np.asarray(gate, dtype=np.float32)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from facecast.engine import face
-from facecast.engine.animate import FaceRig, FaceWarper, MouthLook
+from facecast.engine.animate import FaceRig, FaceWarper, MouthLook, refine_lips
 from facecast.engine.audio import Audio
 from facecast.engine.clip import VideoAvatarPack, apply_affine, face_frame, fit_affine
 from facecast.engine.motion import MotionTrack
@@ -195,10 +195,15 @@ class ClipAnimator:
         # One deformation model per person, built on the clip frame closest to the rest mouth.
         reference = _rest_frame(pack)
         self.rig = FaceRig(pack.landmarks[reference])
-        # Mouth colours (teeth, cavity, tongue) from the person's own widest-open frame if any.
+        # Mouth colours (teeth, cavity, tongue) and the upper teeth from the person's own
+        # widest-open frame if any: every output frame shows those teeth, whatever the recorded
+        # frame's own mouth is doing (else its teeth would come and go with the old speech).
+        self.teeth: tuple[np.ndarray, np.ndarray] | None = None
         if pack.interiors:
             interior = pack.interiors[0]
             self.look = MouthLook.sample(interior.image, interior.landmarks, self.rig)
+            if self.look.has_teeth:
+                self.teeth = (interior.image, refine_lips(interior.image, interior.landmarks, self.rig))
         else:
             self.look = MouthLook.sample(self._cache[reference], pack.landmarks[reference], self.rig)
 
@@ -223,7 +228,8 @@ class ClipAnimator:
     def resync(self, image: np.ndarray, points: np.ndarray, mouth: np.ndarray) -> np.ndarray:
         """One frame with its mouth moved from where the recording has it to ``mouth`` (a track row)."""
         neutral = neutral_landmarks(self.pack, points, self._weight)
-        return FaceWarper(image, points, rig=self.rig, neutral=neutral, look=self.look).render(mouth)
+        warper = FaceWarper(image, points, rig=self.rig, neutral=neutral, look=self.look, teeth=self.teeth)
+        return warper.render(mouth)
 
     def frame(self, step: Step, mouth: np.ndarray) -> np.ndarray:
         if step.blend == "fade":

@@ -7,6 +7,7 @@ contours, mesh triangles) derived once from mediapipe's ``face_mesh_connections`
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import math
@@ -322,7 +323,8 @@ def _graph(kind: str, **params: Any) -> tuple[Any, threading.Lock]:
     with _graphs_lock:
         entry = _graphs.get(key)
         if entry is None:
-            entry = (_new_graph(kind, **params), threading.Lock())
+            with _native_stderr_muted():
+                entry = (_new_graph(kind, **params), threading.Lock())
             _graphs[key] = entry
         return entry
 
@@ -348,25 +350,33 @@ def _new_graph(kind: str, **params: Any) -> Any:
     raise ValueError(kind)
 
 
-def _process(graph: Any, image: np.ndarray) -> Any:
-    """``graph.process``; its first call runs with native stderr muted.
+@contextlib.contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while mediapipe builds or first runs a graph.
 
-    mediapipe's C++ side prints absl warnings ("Feedback manager requires ...") from its own threads
-    on a graph's first run, before any Python logging setting can reach it; they mean nothing to a
-    user, so file descriptor 2 points at /dev/null for that one call.
+    Its C++ side prints absl/TFLite notes ("Created TensorFlow Lite XNNPACK delegate", "Feedback
+    manager requires ...") from its own threads, before any Python logging setting can reach it;
+    they mean nothing to a user.
     """
-    if getattr(graph, "_facecast_warm", False):
-        return graph.process(image)
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        return graph.process(image)
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-        graph._facecast_warm = True
+
+
+def _process(graph: Any, image: np.ndarray) -> Any:
+    """``graph.process``; its first call runs with native stderr muted."""
+    if getattr(graph, "_facecast_warm", False):
+        return graph.process(image)
+    with _native_stderr_muted():
+        result = graph.process(image)
+    graph._facecast_warm = True
+    return result
 
 
 def _run(kind: str, image: np.ndarray, **params: Any) -> Any:
@@ -615,13 +625,14 @@ class FaceTracker:
 
         if self._mesh is not None:
             self._mesh.close()
-        self._mesh = face_mesh.FaceMesh(
-            static_image_mode=False,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=0.5,
-            min_tracking_confidence=0.5,
-        )
+        with _native_stderr_muted():
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=False,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=0.5,
+                min_tracking_confidence=0.5,
+            )
 
     def _find_window(self, rgb: np.ndarray) -> tuple[float, float, float] | None:
         boxes = detect_faces(rgb)
