@@ -12,7 +12,12 @@ import pytest
 from tests.service.harness import Server, portrait_jpeg, portrait_png, speech_wav
 
 #: The session server's limits, small enough for the tests to reach.
-LIMITS = {"FACECAST_MAX_TEXT_CHARS": "300", "FACECAST_MAX_UPLOAD_BYTES": str(6 * 1024 * 1024)}
+LIMITS = {
+    "FACECAST_MAX_TEXT_CHARS": "300",
+    "FACECAST_MAX_UPLOAD_BYTES": str(6 * 1024 * 1024),
+    "FACECAST_MAX_CLIP_SECONDS": "8",
+    "FACECAST_MAX_CLIP_SIDE": "640",
+}
 
 
 @pytest.fixture(scope="session")

@@ -252,3 +252,46 @@ def mp4_info(data: bytes) -> dict[str, Any]:
             "width": video.codec_context.width,
             "height": video.codec_context.height,
         }
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
+    """RGB frames as an H.264 MP4 (PyAV)."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast"}
+        for frame in frames:
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            ):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def speaking_clip(path: Path, seconds: float = 3.0, side: int = 320) -> bytes:
+    """A clip of the astronaut speaking (lips, blinks, head motion), made with the engine's photo
+    animator from ``speech_wav``: the tests' own input for video avatars. Returns the MP4's bytes."""
+    from skimage import data
+
+    from facecast.engine import RenderOptions, load_audio, prepare_avatar, render
+
+    wav = path.with_suffix(".wav")
+    wav.write_bytes(speech_wav(seconds, seed=2))
+    render(prepare_avatar(data.astronaut(), size=side), load_audio(wav), path, options=RenderOptions(seed=3))
+    return path.read_bytes()
+
+
+def faceless_clip(path: Path, seconds: float = 2.0, size: tuple[int, int] = (160, 120)) -> bytes:
+    """A moving colour gradient: a readable clip with no face in it."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width]
+    frames = [
+        np.stack([(x + 4 * k) % 256, (y + 2 * k) % 256, np.full_like(x, 128)], axis=-1).astype(np.uint8)
+        for k in range(int(seconds * 25))
+    ]
+    return write_clip(path, frames).read_bytes()

@@ -35,13 +35,13 @@ from facecast.errors import (
     UnreadableVideo,
 )
 from facecast.service.auth import Caller, RateLimiter, authenticate
-from facecast.service.avatars import AVATAR_KINDS, handler_for
+from facecast.service.avatars import AVATAR_KINDS, SourceLimits, handler_for
 from facecast.service.db import Database
 from facecast.service.ids import new_id, new_video_id
-from facecast.service.models import Avatar, AvatarKind, Job, JobStatus, Speech, Voice, utcnow
+from facecast.service.models import Avatar, AvatarKind, AvatarStatus, Job, JobStatus, Speech, Voice, utcnow
 from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings
-from facecast.service.stock import STOCK_AVATARS
+from facecast.service.stock import STOCK_AVATARS, StockAvatar
 from facecast.service.storage import MediaStore, UrlSigner
 from facecast.service.voices import SpeechBackend
 
@@ -90,6 +90,14 @@ class RenderedVideo:
     height: int
     size_bytes: int
     warnings: list[str] = field(default_factory=list)
+
+
+class PrepareContext(Protocol):
+    """What an avatar being prepared gets from the worker: progress and cancellation."""
+
+    def report(self, fraction: float) -> None: ...
+
+    def should_cancel(self) -> bool: ...
 
 
 class JobContext(Protocol):
@@ -181,6 +189,12 @@ class Service:
         self._speech = speech
         self.signer = UrlSigner(settings.signing_secret())
         self.limiter = RateLimiter()
+
+    @property
+    def source_limits(self) -> SourceLimits:
+        return SourceLimits(
+            max_clip_seconds=self.settings.max_clip_seconds, max_clip_side=self.settings.max_clip_side
+        )
 
     @property
     def speech(self) -> SpeechBackend:
@@ -293,7 +307,12 @@ class Service:
         with self.db.session() as session:
             rows = session.scalars(
                 select(Avatar)
-                .where(self._visible(Avatar, caller), Avatar.hidden.is_(False))
+                .where(
+                    self._visible(Avatar, caller),
+                    Avatar.hidden.is_(False),
+                    # Your own avatars in every state (with their status); stock ones once ready.
+                    or_(Avatar.account_id.is_not(None), Avatar.status == AvatarStatus.READY.value),
+                )
                 .order_by(Avatar.account_id.is_not(None), Avatar.created_at, Avatar.id)
             )
             return list(rows)
@@ -315,7 +334,8 @@ class Service:
     def _prepare_avatar(
         self, avatar_id: str, kind: AvatarKind, source: Upload, *, modes: Sequence[bool] = (False, True)
     ) -> list[str]:
-        """Store ``source`` in the avatar's folder and prepare it; on any failure leave nothing."""
+        """Store ``source`` in the avatar's folder, check it, and prepare it unless the worker does
+        (``prepared_by_worker``); on any failure leave nothing."""
         handler = handler_for(kind.value)
         if kind is AvatarKind.PHOTO:
             ext = check_type(source, IMAGE_TYPES, "image", UnreadableImage)
@@ -329,10 +349,12 @@ class Service:
                 max_bytes=self.settings.max_upload_bytes,
                 field=source.field,
             )
+            stored = self.media.path(f"{folder_rel}/source.{ext}")
             with _heavy:
-                return handler.prepare(
-                    self.media.path(f"{folder_rel}/source.{ext}"), self.media.path(folder_rel), modes=modes
-                )
+                handler.check(stored, self.source_limits)
+                if handler.prepared_by_worker:
+                    return []
+                return handler.prepare(stored, self.media.path(folder_rel), modes=modes)
         except BaseException as exc:
             self.media.delete(folder_rel)
             if isinstance(exc, FacecastError) and exc.field in ("image", "video"):
@@ -348,12 +370,13 @@ class Service:
         kind: AvatarKind,
         voice_id: str | None = None,
     ) -> tuple[Avatar, list[str]]:
-        """A photo avatar from a portrait or a video avatar from a clip, prepared once, now."""
+        """A photo avatar from a portrait (prepared now: ready at once) or a video avatar from a
+        clip (checked now, then queued: the worker prepares it, and it is usable once ready)."""
         if voice_id:
             self.get_voice(caller, voice_id)
-        unavailable = handler_for(kind.value).unavailable
-        if unavailable:
-            raise NotSupported(unavailable)
+        handler = handler_for(kind.value)
+        if handler.unavailable:
+            raise NotSupported(handler.unavailable)
         avatar_id = new_id()
         warnings = self._prepare_avatar(avatar_id, kind, source)
         avatar = Avatar(
@@ -362,10 +385,40 @@ class Service:
             name=(name or "").strip()[:200] or "My avatar",
             kind=kind.value,
             voice_id=voice_id or self.default_voice_id(),
+            status=(AvatarStatus.QUEUED if handler.prepared_by_worker else AvatarStatus.READY).value,
         )
         with self.db.transaction() as session:
             session.add(avatar)
+        if handler.prepared_by_worker:
+            self._enqueue_avatar(avatar)
         return avatar, warnings
+
+    def _enqueue_avatar(self, avatar: Avatar) -> None:
+        if self.queue is None:
+            raise RuntimeError("no job queue configured")
+        try:
+            self.queue.enqueue_avatar(avatar.id)
+        except Exception as exc:
+            log.exception("could not queue the preparation of avatar %s", avatar.id)
+            message = f"The job queue is unavailable: {exc}"
+            self.finish_avatar(avatar.id, None, AvatarStatus.FAILED, message=message)
+            raise
+
+    @staticmethod
+    def check_ready(avatar: Avatar) -> None:
+        """Refuse (409) to render an avatar that is not prepared (yet)."""
+        status = avatar.avatar_status
+        if status is AvatarStatus.READY:
+            return
+        if status is AvatarStatus.FAILED:
+            raise Conflict(
+                f"Avatar {avatar.id} could not be prepared and cannot make videos: "
+                f"{avatar.error_message or 'unknown error'}"
+            )
+        raise Conflict(
+            f"Avatar {avatar.id} is still being prepared (status: {status.value}); "
+            "create videos with it once its status is ready"
+        )
 
     def delete_avatar(self, caller: Caller, avatar_id: str) -> None:
         with self.db.transaction() as session:
@@ -472,6 +525,7 @@ class Service:
             )
         with self.db.transaction() as session:
             avatar = self._avatar(session, caller, request.avatar_id)
+            self.check_ready(avatar)
             handler = handler_for(avatar.kind)
             full = bool(request.full_background) and avatar.is_photo
             if not handler.has_mode(self.media.path(self.media.avatar_dir(avatar.id)), full):
@@ -726,19 +780,17 @@ class Service:
                     row.deleted_at = utcnow()
         default_voice = self.default_voice_id()
         for stock in STOCK_AVATARS:
-            with self.db.session() as session:
-                existing = session.get(Avatar, stock.id)
             handler = AVATAR_KINDS.get(stock.kind.value)
-            folder_rel = self.media.avatar_dir(stock.id)
-            folder = self.media.path(folder_rel)
-            if (
-                existing is not None
-                and handler is not None
-                and all(handler.has_mode(folder, m) for m in (False, True))
-            ):
-                continue
             if handler is None or handler.unavailable:
                 log.info("stock avatar %s skipped: %s avatars are not available", stock.id, stock.kind.value)
+                continue
+            with self.db.session() as session:
+                existing = session.get(Avatar, stock.id)
+            folder = self.media.path(self.media.avatar_dir(stock.id))
+            if handler.prepared_by_worker:
+                self._seed_in_worker(stock, existing, folder, default_voice)
+                continue
+            if existing is not None and all(handler.has_mode(folder, m) for m in (False, True)):
                 continue
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -749,21 +801,83 @@ class Service:
             except Exception:
                 log.exception("could not prepare stock avatar %s", stock.id)
                 continue
-            with self.db.transaction() as session:
-                avatar_row = session.get(Avatar, stock.id)
-                if avatar_row is None:
-                    session.add(
-                        Avatar(
-                            id=stock.id,
-                            account_id=None,
-                            name=stock.name,
-                            kind=stock.kind.value,
-                            voice_id=stock.voice_id or default_voice,
-                        )
-                    )
-                else:
-                    avatar_row.deleted_at = None
+            self._upsert_stock(stock, default_voice, AvatarStatus.READY)
             log.info("stock avatar %s ready", stock.id)
+
+    def _seed_in_worker(
+        self, stock: StockAvatar, existing: Avatar | None, folder: Path, default_voice: str | None
+    ) -> None:
+        """A stock avatar the worker prepares (it takes seconds): queue it unless it is ready or on
+        its way (the reaper looks after queued and preparing avatars); listed once ready."""
+        handler = handler_for(stock.kind.value)
+        if existing is not None and existing.deleted_at is None:
+            if existing.avatar_status is AvatarStatus.READY and handler.has_mode(folder, False):
+                return
+            if existing.avatar_status in (AvatarStatus.QUEUED, AvatarStatus.PREPARING):
+                return
+        if self.queue is None:
+            log.info("stock avatar %s not queued: no job queue here", stock.id)
+            return
+        avatar = self._upsert_stock(stock, default_voice, AvatarStatus.QUEUED)
+        try:
+            self._enqueue_avatar(avatar)
+        except Exception:
+            return  # logged; marked failed, tried again at the next start
+        log.info("stock avatar %s queued for preparation by the worker", stock.id)
+
+    def _upsert_stock(self, stock: StockAvatar, default_voice: str | None, status: AvatarStatus) -> Avatar:
+        with self.db.transaction() as session:
+            row = session.get(Avatar, stock.id)
+            if row is None:
+                row = Avatar(
+                    id=stock.id,
+                    account_id=None,
+                    name=stock.name,
+                    kind=stock.kind.value,
+                    voice_id=stock.voice_id or default_voice,
+                )
+                session.add(row)
+            row.deleted_at, row.status, row.error_message = None, status.value, None
+            row.attempts, row.claim_token, row.heartbeat_at = 0, None, None
+        return row
+
+    # --- avatar preparation (in the worker) --------------------------------------------------------
+    def prepare_queued_avatar(self, avatar: Avatar, ctx: PrepareContext) -> list[str]:
+        """Prepare an avatar the worker claimed (a video avatar); returns the pack's warnings."""
+        handler = handler_for(avatar.kind)
+        folder = self.media.path(self.media.avatar_dir(avatar.id))
+        stock = next((s for s in STOCK_AVATARS if s.id == avatar.id and avatar.account_id is None), None)
+        if stock is not None:
+            # Stock content: made here the first time, within the engine's own limits.
+            source = folder / stock.filename
+            if not source.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                stock.write_source(source)
+            limits = SourceLimits()
+        else:
+            found = sorted(folder.glob("source.*"))
+            if not found:
+                raise NotFound(f"The uploaded file of avatar {avatar.id} is missing", field="avatarId")
+            source, limits = found[0], self.source_limits
+        return handler.prepare(
+            source, folder, limits=limits, on_progress=ctx.report, should_cancel=ctx.should_cancel
+        )
+
+    def finish_avatar(
+        self, avatar_id: str, claim_token: str | None, status: AvatarStatus, *, message: str | None = None
+    ) -> bool:
+        """Move an avatar's preparation to ready or failed; with ``claim_token`` only if that claim
+        still owns it. A failed avatar's files go (the row stays, with the reason)."""
+        query = update(Avatar).where(Avatar.id == avatar_id)
+        if claim_token is not None:
+            query = query.where(Avatar.claim_token == claim_token)
+        with self.db.transaction() as session:
+            done = session.execute(
+                query.values(status=status.value, claim_token=None, heartbeat_at=None, error_message=message)
+            ).rowcount  # type: ignore[attr-defined]
+        if done and status is AvatarStatus.FAILED:
+            self.media.delete(self.media.avatar_dir(avatar_id))
+        return bool(done)
 
     # --- rendering (in the worker) ------------------------------------------------------------------
     def render_job(self, job: Job, ctx: JobContext) -> RenderedVideo:
@@ -776,6 +890,7 @@ class Service:
             voice = session.get(Voice, job.voice_id) if job.voice_id else None
         if avatar is None or avatar.deleted_at is not None:
             raise NotFound(f"Avatar {job.avatar_id} was deleted", field="avatarId")
+        self.check_ready(avatar)
         handler = handler_for(avatar.kind)
 
         phones = None

@@ -4,7 +4,8 @@ A worker claims a queued row with a fresh token before rendering; every write it
 checks that token, so a job handed to another worker can't be overwritten by a stale one. While it
 runs, a heartbeat thread stamps the row. The reaper (in the server) re-queues, a bounded number of
 times, any running job whose heartbeat stopped (a killed worker, a machine gone) or fails it with a
-reason; at start-up it also re-queues waiting jobs whose queue message was lost.
+reason; at start-up it also re-queues waiting jobs whose queue message was lost. Avatars the worker
+prepares (video avatars) go through the same claim, heartbeat and reaper on their own rows.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import select, update
 
 from facecast.errors import FacecastError, InvalidInput, NotFound, NotSupported, RenderCancelled
 from facecast.service.domain import Service
-from facecast.service.models import Job, JobStatus, utcnow
+from facecast.service.models import Avatar, AvatarStatus, Job, JobStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +121,69 @@ class RunningJob:
         self._heartbeat.join(timeout=5)
 
 
+class PreparingAvatar:
+    """The context an avatar is prepared in: a heartbeat on its row, and a stop when it is deleted,
+    handed to another worker, or the worker shuts down."""
+
+    def __init__(self, service: Service, avatar_id: str, token: str) -> None:
+        self.service = service
+        self.avatar_id = avatar_id
+        self.token = token
+        self.lost = self.deleted = False
+        self.stopping = threading.Event()
+        self._last_check = 0.0
+        self._heartbeat = threading.Thread(target=self._beat, name=f"heartbeat-{avatar_id}", daemon=True)
+
+    def report(self, fraction: float) -> None:
+        """Preparation progress is not recorded (it takes seconds); the heartbeat shows life."""
+
+    def should_cancel(self) -> bool:
+        if self.lost or self.deleted or self.stopping.is_set():
+            return True
+        now = time.monotonic()
+        if now - self._last_check >= _POLL_SECONDS:
+            self._last_check = now
+            with self.service.db.session() as session:
+                row = session.execute(
+                    select(Avatar.claim_token, Avatar.deleted_at).where(Avatar.id == self.avatar_id)
+                ).first()
+            if row is None or row.claim_token != self.token:
+                self.lost = True
+            elif row.deleted_at is not None:
+                self.deleted = True
+        return self.lost or self.deleted
+
+    def _beat(self) -> None:
+        while not self.stopping.wait(self.service.settings.heartbeat_interval):
+            try:
+                with self.service.db.transaction() as session:
+                    done = session.execute(
+                        update(Avatar)
+                        .where(Avatar.id == self.avatar_id, Avatar.claim_token == self.token)
+                        .values(heartbeat_at=utcnow())
+                    ).rowcount  # type: ignore[attr-defined]
+                if not done:
+                    self.lost = True
+            except Exception:  # a busy database must not kill the heartbeat
+                log.warning("avatar %s: heartbeat failed", self.avatar_id, exc_info=True)
+
+    def __enter__(self) -> PreparingAvatar:
+        self._heartbeat.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._heartbeat.join(timeout=5)
+
+
 class Worker:
-    """Runs the jobs the queue hands this process."""
+    """Runs the jobs (and avatar preparations) the queue hands this process."""
 
     def __init__(self, service: Service) -> None:
         self.service = service
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._running: dict[str, RunningJob] = {}
+        self._preparing: dict[str, PreparingAvatar] = {}
         self._lock = threading.Lock()
         self.shutting_down = False
 
@@ -196,6 +253,73 @@ class Worker:
                 self._running.pop(job_id, None)
             service.media.drop_work_dir(job_id)
 
+    # --- avatars ---------------------------------------------------------------------------------
+    def claim_avatar(self, avatar_id: str) -> tuple[Avatar, str] | None:
+        token = secrets.token_hex(12)
+        with self.service.db.transaction() as session:
+            claimed = session.execute(
+                update(Avatar)
+                .where(
+                    Avatar.id == avatar_id,
+                    Avatar.status == AvatarStatus.QUEUED.value,
+                    Avatar.deleted_at.is_(None),
+                )
+                .values(
+                    status=AvatarStatus.PREPARING.value,
+                    claim_token=token,
+                    attempts=Avatar.attempts + 1,
+                    heartbeat_at=utcnow(),
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            avatar = session.get(Avatar, avatar_id) if claimed else None
+        return (avatar, token) if avatar is not None else None
+
+    def prepare_avatar(self, avatar_id: str) -> None:
+        """The queue task: prepare the avatar if it is still waiting; never raises for its failure."""
+        if self.shutting_down:
+            raise RuntimeError("worker is shutting down")
+        claimed = self.claim_avatar(avatar_id)
+        if claimed is None:
+            log.info("avatar %s: not waiting any more (deleted, done or taken); skipped", avatar_id)
+            return
+        avatar, token = claimed
+        service = self.service
+        log.info("avatar %s: preparing (attempt %d) on %s", avatar_id, avatar.attempts, self.name)
+        started = time.monotonic()
+        preparing = PreparingAvatar(service, avatar_id, token)
+        with self._lock:
+            self._preparing[avatar_id] = preparing
+        try:
+            with preparing:
+                try:
+                    warnings = service.prepare_queued_avatar(avatar, preparing)
+                except Exception as exc:
+                    if preparing.deleted or preparing.lost or preparing.stopping.is_set():
+                        log.info("avatar %s: preparation stopped (deleted, taken or shutdown)", avatar_id)
+                    elif isinstance(exc, FacecastError) and not isinstance(exc, RenderCancelled):
+                        log.info("avatar %s: failed: %s", avatar_id, exc)
+                        service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=str(exc))
+                    else:
+                        log.exception("avatar %s: unexpected error", avatar_id)
+                        reason = f"Internal error while preparing the avatar: {type(exc).__name__}: {exc}"
+                        if avatar.attempts >= service.settings.max_attempts or not requeue_avatar(
+                            service, avatar_id, token, reason=reason
+                        ):
+                            service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=reason)
+                else:
+                    if service.finish_avatar(avatar_id, token, AvatarStatus.READY):
+                        log.info(
+                            "avatar %s: ready in %.1f s%s",
+                            avatar_id,
+                            time.monotonic() - started,
+                            f" ({'; '.join(warnings)})" if warnings else "",
+                        )
+        finally:
+            with self._lock:
+                self._preparing.pop(avatar_id, None)
+            if preparing.deleted or _deleted(service, avatar_id):
+                service.media.delete(service.media.avatar_dir(avatar_id))
+
     def _after_cancel(self, running: RunningJob) -> None:
         service, job_id, token = self.service, running.job_id, running.token
         if running.lost:
@@ -228,6 +352,20 @@ class Worker:
         self.shutting_down = True
         with self._lock:
             running = list(self._running.values())
+            preparing = list(self._preparing.values())
+        for avatar in preparing:
+            avatar.stopping.set()
+            try:
+                requeue_avatar(
+                    self.service,
+                    avatar.avatar_id,
+                    avatar.token,
+                    reason="worker shut down",
+                    count_attempt=False,
+                )
+                log.info("avatar %s: handed back to the queue (shutdown)", avatar.avatar_id)
+            except Exception:
+                log.exception("avatar %s: could not hand back", avatar.avatar_id)
         for job in running:
             job.stopping.set()
             try:
@@ -263,6 +401,34 @@ def requeue(
         done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
     if done and service.queue is not None:
         service.queue.enqueue(job_id)
+    return bool(done)
+
+
+def _deleted(service: Service, avatar_id: str) -> bool:
+    with service.db.session() as session:
+        deleted_at = session.scalar(select(Avatar.deleted_at).where(Avatar.id == avatar_id))
+    return deleted_at is not None
+
+
+def requeue_avatar(
+    service: Service, avatar_id: str, token: str | None, *, reason: str, count_attempt: bool = True
+) -> bool:
+    """Put an avatar being prepared back in the queue (if ``token`` still owns it, when given)."""
+    query = update(Avatar).where(Avatar.id == avatar_id, Avatar.status == AvatarStatus.PREPARING.value)
+    if token is not None:
+        query = query.where(Avatar.claim_token == token)
+    values: dict[str, object] = {
+        "status": AvatarStatus.QUEUED.value,
+        "claim_token": None,
+        "heartbeat_at": None,
+        "error_message": reason,
+    }
+    if not count_attempt:
+        values["attempts"] = Avatar.attempts - 1
+    with service.db.transaction() as session:
+        done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
+    if done and service.queue is not None:
+        service.queue.enqueue_avatar(avatar_id)
     return bool(done)
 
 
@@ -323,6 +489,59 @@ def requeue_lost_messages(service: Service, *, older_than: float = 0.0) -> list[
     return lost
 
 
+def reap_avatars(service: Service, *, now: dt.datetime | None = None) -> list[tuple[str, str]]:
+    """``reap`` for avatars being prepared: re-queue (a bounded number of times) or fail those whose
+    worker stopped responding; deleted ones are simply dropped."""
+    settings = service.settings
+    deadline = (now or utcnow()) - dt.timedelta(seconds=settings.heartbeat_timeout)
+    with service.db.session() as session:
+        stale = list(
+            session.execute(
+                select(Avatar.id, Avatar.claim_token, Avatar.attempts, Avatar.deleted_at).where(
+                    Avatar.status == AvatarStatus.PREPARING.value, Avatar.heartbeat_at < deadline
+                )
+            )
+        )
+    actions: list[tuple[str, str]] = []
+    for avatar_id, token, attempts, deleted_at in stale:
+        if deleted_at is not None:
+            message = "The avatar was deleted while it was being prepared"
+            if service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=message):
+                actions.append((avatar_id, "dropped"))
+        elif attempts < settings.max_attempts:
+            reason = f"the worker preparing it stopped responding; retrying (attempt {attempts} of {settings.max_attempts})"
+            if requeue_avatar(service, avatar_id, token, reason=reason):
+                log.warning("avatar %s: %s", avatar_id, reason)
+                actions.append((avatar_id, "requeued"))
+        else:
+            message = f"The worker preparing this avatar stopped responding {attempts} times; giving up"
+            if service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=message):
+                log.warning("avatar %s: failed: %s", avatar_id, message)
+                actions.append((avatar_id, "failed"))
+    return actions
+
+
+def requeue_lost_avatars(service: Service, *, older_than: float = 0.0) -> list[str]:
+    """``requeue_lost_messages`` for avatars waiting to be prepared."""
+    if service.queue is None:
+        return []
+    with service.db.session() as session:
+        query = select(Avatar.id).where(
+            Avatar.status == AvatarStatus.QUEUED.value, Avatar.deleted_at.is_(None)
+        )
+        if older_than:
+            query = query.where(Avatar.created_at < utcnow() - dt.timedelta(seconds=older_than))
+        waiting = list(session.scalars(query))
+    if not waiting:
+        return []
+    pending = service.queue.pending_avatar_ids()
+    lost = [avatar_id for avatar_id in waiting if avatar_id not in pending]
+    for avatar_id in lost:
+        service.queue.enqueue_avatar(avatar_id)
+        log.warning("avatar %s: its queue message was missing; queued again", avatar_id)
+    return lost
+
+
 class Reaper:
     """A thread in the server that runs ``reap`` every ``reaper_interval`` seconds."""
 
@@ -334,6 +553,7 @@ class Reaper:
     def start(self) -> None:
         try:
             requeue_lost_messages(self.service)
+            requeue_lost_avatars(self.service)
         except Exception:
             log.exception("could not check the queue for lost jobs")
         self._thread.start()
@@ -346,9 +566,11 @@ class Reaper:
         while True:
             try:
                 reap(self.service)
+                reap_avatars(self.service)
                 if time.monotonic() - last_orphan_check > self.ORPHAN_CHECK_EVERY:
                     last_orphan_check = time.monotonic()
                     requeue_lost_messages(self.service, older_than=self.ORPHAN_CHECK_EVERY)
+                    requeue_lost_avatars(self.service, older_than=self.ORPHAN_CHECK_EVERY)
             except Exception:
                 log.exception("reaper pass failed")
             if self._stop.wait(self.service.settings.reaper_interval):

@@ -61,6 +61,16 @@ class AvatarKind(enum.StrEnum):
     VIDEO = "video"
 
 
+class AvatarStatus(enum.StrEnum):
+    """Where an avatar's preparation stands. Photo avatars are ready when created; video avatars
+    wait in the queue, are prepared by a worker, then are ready (or failed, with a reason)."""
+
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class Account(Base):
     __tablename__ = "accounts"
 
@@ -122,9 +132,23 @@ class Avatar(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+    #: Preparation (``AvatarStatus``); only ready avatars render. Kinds prepared by the worker
+    #: (video avatars) have a claim and a heartbeat while it works, like jobs.
+    status: Mapped[str] = mapped_column(
+        String(20), default=AvatarStatus.READY.value, server_default=AvatarStatus.READY.value, index=True
+    )
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claim_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
     @property
     def is_photo(self) -> bool:
         return self.kind == AvatarKind.PHOTO.value
+
+    @property
+    def avatar_status(self) -> AvatarStatus:
+        return AvatarStatus(self.status)
 
 
 class Speech(Base):

@@ -1,4 +1,4 @@
-"""The job queue: Huey, carrying nothing but job ids.
+"""The job queue: Huey, carrying nothing but ids (of video jobs, and of avatars to prepare).
 
 ``sqlite`` (a ``SqliteHuey`` file in the data dir) is the embedded default; ``redis`` and
 ``postgres`` point the same task at a shared queue for workers on other machines. The database row,
@@ -18,6 +18,8 @@ from facecast.service.settings import Settings
 log = logging.getLogger(__name__)
 
 TASK_NAME = "render_video"
+#: The task that prepares an avatar whose kind is prepared by the worker (video avatars).
+AVATAR_TASK_NAME = "prepare_avatar"
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -31,35 +33,62 @@ def make_huey(settings: Settings) -> Huey:
 
 
 class JobQueue:
-    """Enqueue job ids; in a worker, ``runner`` is what the task calls with each id."""
+    """Enqueue job (and avatar) ids; in a worker, the runners are what the tasks call with each id."""
 
-    def __init__(self, settings: Settings, runner: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        runner: Callable[[str], None] | None = None,
+        avatar_runner: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.huey = make_huey(settings)
         self._runner = runner
+        self._avatar_runner = avatar_runner
 
         def render_video(job_id: str) -> None:
             if self._runner is None:
                 raise RuntimeError("this process cannot run jobs (no runner)")
             self._runner(job_id)
 
-        self._task = self.huey.task(name=TASK_NAME)(render_video)
+        def prepare_avatar(avatar_id: str) -> None:
+            if self._avatar_runner is None:
+                raise RuntimeError("this process cannot prepare avatars (no runner)")
+            self._avatar_runner(avatar_id)
 
-    def set_runner(self, runner: Callable[[str], None]) -> None:
+        self._task = self.huey.task(name=TASK_NAME)(render_video)
+        self._avatar_task = self.huey.task(name=AVATAR_TASK_NAME)(prepare_avatar)
+
+    def set_runner(
+        self, runner: Callable[[str], None], avatar_runner: Callable[[str], None] | None = None
+    ) -> None:
         self._runner = runner
+        if avatar_runner is not None:
+            self._avatar_runner = avatar_runner
 
     def enqueue(self, job_id: str) -> None:
         self._task(job_id)
         log.info("job %s enqueued", job_id)
 
-    def pending_job_ids(self) -> set[str]:
-        """Ids of the jobs whose messages wait in the queue."""
+    def enqueue_avatar(self, avatar_id: str) -> None:
+        self._avatar_task(avatar_id)
+        log.info("avatar %s enqueued for preparation", avatar_id)
+
+    def _pending(self, task_name: str) -> set[str]:
         ids: set[str] = set()
         for task in self.huey.pending():
             args = task.args or ()
-            if args:
+            if args and getattr(task, "name", TASK_NAME) == task_name:
                 ids.add(str(args[0]))
         return ids
+
+    def pending_job_ids(self) -> set[str]:
+        """Ids of the jobs whose messages wait in the queue."""
+        return self._pending(TASK_NAME)
+
+    def pending_avatar_ids(self) -> set[str]:
+        """Ids of the avatars whose preparation messages wait in the queue."""
+        return self._pending(AVATAR_TASK_NAME)
 
     def close(self) -> None:
         storage = self.huey.storage

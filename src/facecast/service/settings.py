@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=5000, ge=1)
     #: Longest speech audio, seconds.
     max_audio_seconds: float = Field(default=600.0, gt=0)
+    #: Longest clip a video avatar may be made from, seconds.
+    max_clip_seconds: float = Field(default=60.0, gt=0)
+    #: Largest picture (its long side, pixels) of a clip a video avatar may be made from. Video
+    #: avatars are rendered at the clip's size, downscaled to at most 1280 pixels on the long side.
+    max_clip_side: int = Field(default=1920, ge=64)
 
     #: Requests per minute per API key (0: unlimited).
     rate_limit_per_minute: int = Field(default=600, ge=0)

@@ -1,4 +1,4 @@
-"""The worker process: a Huey consumer whose one task renders a job by id.
+"""The worker process: a Huey consumer whose tasks render a job, or prepare an avatar, by id.
 
 ``facecast serve`` starts it as a child process (the consumer installs signal handlers, which only
 work in a main thread); ``facecast worker`` runs it alone, e.g. on other machines sharing a Redis or
@@ -27,7 +27,7 @@ def run_worker(settings: Settings | None = None, *, workers: int | None = None) 
     queue = JobQueue(settings)
     service = Service(settings, queue=queue)
     worker = Worker(service)
-    queue.set_runner(worker.run)
+    queue.set_runner(worker.run, worker.prepare_avatar)
 
     consumer = queue.huey.create_consumer(
         workers=workers or settings.workers,

@@ -17,18 +17,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from facecast.errors import InvalidInput, NotFound
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
 from facecast.service.domain import VideoRequest, iso
-from facecast.service.models import Avatar, AvatarKind, Job, JobStatus, Speech, Voice
+from facecast.service.models import Avatar, AvatarKind, AvatarStatus, Job, JobStatus, Speech, Voice
 
 router = APIRouter(prefix="/api", tags=["Miraflow"])
 
 
 # --- response shapes ---------------------------------------------------------------------------------
 class AvatarOut(BaseModel):
+    """An avatar as Miraflow lists it, plus its preparation ``status``: photo avatars are ``ready``
+    when created; video avatars are ``queued``, then ``preparing``, then ``ready`` (or ``failed``,
+    with the reason in ``error``). Videos can be made with ready avatars only (409 before)."""
+
     id: str
     name: str
     createdAt: str
     voiceId: str | None
     isPhoto: bool
+    status: Literal["queued", "preparing", "ready", "failed"] = "ready"
+    error: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Why the preparation failed (failed avatars only)",
+    )
 
 
 class AvatarList(BaseModel):
@@ -133,7 +143,13 @@ class CreateSpeechBody(BaseModel):
 # --- converters -------------------------------------------------------------------------------------
 def _avatar(a: Avatar) -> AvatarOut:
     return AvatarOut(
-        id=a.id, name=a.name, createdAt=iso(a.created_at) or "", voiceId=a.voice_id, isPhoto=a.is_photo
+        id=a.id,
+        name=a.name,
+        createdAt=iso(a.created_at) or "",
+        voiceId=a.voice_id,
+        isPhoto=a.is_photo,
+        status=a.avatar_status.value,
+        error=a.error_message if a.avatar_status is AvatarStatus.FAILED else None,
     )
 
 
@@ -189,6 +205,12 @@ def get_avatar(avatarId: str, service: ServiceDep, caller: CallerDep) -> AvatarO
     "/avatar/create",
     response_model=AvatarCreated,
     summary="Create a photo avatar (image) or a video avatar (video)",
+    description=(
+        "A photo avatar is prepared in the request and is ready at once. A video avatar's clip is "
+        "checked in the request (it decodes, its length and picture size are within the server's "
+        "limits, a face shows), then prepared by the worker: its `status` goes from `queued` to "
+        "`preparing` to `ready` (or `failed`, with `error`); poll `GET /api/avatar/{avatarId}`."
+    ),
 )
 def create_avatar(
     service: ServiceDep,
