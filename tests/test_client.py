@@ -153,3 +153,21 @@ def test_mirage_pagination_follows_the_cursor() -> None:
         return httpx.Response(200, json=videos[start : start + limit])
 
     assert [v.id for v in scripted(handler).mirage.iter_all(page_size=2)] == [v["id"] for v in videos]
+
+
+def test_avatars_carry_their_preparation_status() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "avatars": [
+                    {"id": "a", "name": "A", "createdAt": "t", "voiceId": None, "isPhoto": True},
+                    {"id": "v", "name": "V", "createdAt": "t", "voiceId": None, "isPhoto": False,
+                     "status": "failed", "error": "the face leaves the frame"},
+                ]
+            },
+        )
+
+    photo, clip = scripted(handler).avatars()
+    assert photo.ready and photo.status == "ready"  # the documented shape has no status: ready
+    assert not clip.ready and clip.error == "the face leaves the frame"

@@ -142,11 +142,24 @@ class Avatar:
     created_at: str
     voice_id: str | None
     is_photo: bool
+    #: "ready", or "queued"/"preparing" while a video avatar's clip is prepared, or "failed".
+    status: str = "ready"
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Avatar:
         return cls(
-            d["id"], d.get("name", ""), d.get("createdAt", ""), d.get("voiceId"), bool(d.get("isPhoto"))
+            d["id"],
+            d.get("name", ""),
+            d.get("createdAt", ""),
+            d.get("voiceId"),
+            bool(d.get("isPhoto")),
+            d.get("status", "ready"),
+            d.get("error"),
         )
 
 
