@@ -177,3 +177,17 @@ def test_help_explains_every_option() -> None:
     assert result.returncode == 0
     for option in ("--image", "--video", "--audio", "--text", "--voice", "--full-background", "--seed", "--size"):
         assert option in result.stdout
+
+
+def test_the_same_seed_gives_the_same_file_and_another_seed_another(work: Path, portrait: Path, speech: Path) -> None:
+    short = work / "short.wav"
+    samples, rate = sf.read(speech, dtype="float32")
+    sf.write(short, samples[: 3 * rate], rate)
+    digests = []
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        out = work / f"seed-{name}.mp4"
+        result = run("render", "--image", portrait, "--audio", short, "--seed", seed, "-o", out, cache=work / "cache")
+        assert result.returncode == 0, result.stderr
+        digests.append(out.read_bytes())
+    assert digests[0] == digests[1]
+    assert digests[0] != digests[2]  # blinks and head motion come from the seed

@@ -72,6 +72,7 @@ def _cache_dir() -> Path:
 def _prepared_photo(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The avatar pack for ``--image``, from the cache when the same picture was prepared before."""
     from facecast.engine import AvatarPack, prepare_avatar
+    from facecast.engine.pack import PACK_VERSION
     from facecast.errors import UnreadableImage
 
     path: Path = args.image
@@ -79,7 +80,7 @@ def _prepared_photo(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise UnreadableImage(f"cannot read the portrait {path}: no such file")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
     mode = f"full{args.max_side}" if args.full_background else f"crop{args.size}"
-    cached = _cache_dir() / f"{digest}-{mode}.npz"
+    cached = _cache_dir() / f"{digest}-{mode}-v{PACK_VERSION}.npz"
     if cached.is_file() and not args.no_cache:
         try:
             return AvatarPack.load(cached)
