@@ -19,3 +19,6 @@ lint: setup
 
 bench: setup
 	.venv/bin/python bench/run.py
+	.venv/bin/python bench/voices.py
+	.venv/bin/python bench/video_avatar.py
+	.venv/bin/python bench/video_avatar.py --full
