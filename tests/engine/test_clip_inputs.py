@@ -26,15 +26,15 @@ def astronaut(side: int = 512) -> np.ndarray:
     return image if side == 512 else cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
 
 
-def write_clip(path: Path, frames: Iterable[np.ndarray], fps: int = 25) -> Path:
-    """Encode RGB frames (any iterable, consumed one at a time) to an H.264 MP4 with PyAV."""
+def write_clip(path: Path, frames: Iterable[np.ndarray], fps: int = 25, *, preset: str = "veryfast") -> Path:
+    """Encode RGB frames (any iterable, consumed one at a time) to an H.264 MP4 with PyAV (crf 18)."""
     stream_of_frames = iter(frames)
     first = next(stream_of_frames)
     height, width = first.shape[:2]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
+        stream.options = {"crf": "18", "preset": preset}
         for frame in itertools.chain([first], stream_of_frames):
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
                 container.mux(packet)

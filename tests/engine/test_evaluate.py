@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import soundfile as sf
 from facecast.engine import face
 from facecast.engine.evaluate import count_blinks, evaluate_video, format_report, lagged_correlation
 from facecast.errors import UnreadableVideo
+from tests.engine.test_clip_inputs import write_clip
 
 FPS = 25
 
@@ -24,17 +24,7 @@ def astronaut() -> np.ndarray:
 
 
 def _write(path: Path, frames: list[np.ndarray]) -> Path:
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": "18", "preset": "ultrafast"}
-        for image in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_clip(path, frames, FPS, preset="ultrafast")
 
 
 def _open_mouth(image: np.ndarray, points: np.ndarray, amount: float) -> np.ndarray:

@@ -11,6 +11,7 @@ import skimage.data
 from mediapipe.python.solutions import face_mesh_connections as conn
 
 from facecast.engine import face
+from facecast.engine.geometry import apply_affine
 from facecast.errors import FaceLost, NoFaceFound
 
 
@@ -109,6 +110,12 @@ def test_geometry_helpers_take_batches(points: np.ndarray) -> None:
     closed = points.copy()
     closed[list(face.LOWER_INNER_LIP), :2] = closed[list(face.UPPER_INNER_LIP), :2]
     assert face.mouth_opening(closed) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_face_frame_puts_the_eyes_at_unit_distance(points: np.ndarray) -> None:
+    left, right = face.eye_centers(points)
+    eyes = apply_affine(face.face_frame(points), np.stack([right, left]))  # image-left eye first
+    assert np.allclose(eyes, [[-0.5, 0.0], [0.5, 0.0]], atol=1e-9)
 
 
 def test_blank_image_has_no_face() -> None:

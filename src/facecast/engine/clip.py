@@ -28,6 +28,7 @@ import numpy as np
 
 from facecast.engine import face
 from facecast.engine.audio import Audio
+from facecast.engine.geometry import apply_affine
 from facecast.engine.pack import MAX_SOURCE_PIXELS, MIN_EYE_DISTANCE_PX
 from facecast.engine.phones import TimedPhone
 from facecast.engine.render import CancelCheck, ProgressCallback, RenderOptions, RenderResult
@@ -162,7 +163,7 @@ class VideoAvatarPack:
     the ends where the head is still and the eyes open). Per frame: ``landmarks`` float32 [n, 478, 3] smoothed,
     ``gap`` the lip gap and ``eye`` the eye opening (both as shares of the eye distance),
     ``closed`` True where the mouth is closed and still. ``size`` is (width, height), both even. ``rest_mouth`` float32 [478, 2] is the
-    neutral closed mouth in the face-aligned frame (see ``face_frame``).
+    neutral closed mouth in the face-aligned frame (see ``face.face_frame``).
     """
 
     frames: FrameStore
@@ -294,48 +295,6 @@ class VideoAvatarPack:
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise UnreadableVideo(f"{path} is not a readable video avatar pack ({exc})") from exc
         return pack
-
-
-# --- geometry helpers ------------------------------------------------------------------------------------
-def eye_distance(points: np.ndarray) -> np.ndarray:
-    """Inter-ocular distance (between the eye centres) of landmarks [..., 478, >=2], in pixels."""
-    return np.asarray(face.eye_distance(points), np.float32)
-
-
-def lip_gap(points: np.ndarray) -> np.ndarray:
-    """Mean gap between the inner lips as a share of the inter-ocular distance (0 when closed)."""
-    return np.asarray(face.mouth_opening(points), np.float32)
-
-
-def eye_opening(points: np.ndarray) -> np.ndarray:
-    """Eye aspect ratio of both eyes (about 0.3 open, under 0.1 while blinking)."""
-    return np.asarray(face.eye_aspect_ratio(points), np.float32)
-
-
-def face_frame(points: np.ndarray) -> np.ndarray:
-    """The 2x3 similarity map from image pixels to the face-aligned frame of one frame's landmarks:
-    origin between the eye centres, x along the eye line (image-left to image-right eye), unit =
-    the inter-ocular distance."""
-    left, right = face.eye_centers(points)
-    if left[0] > right[0]:
-        left, right = right, left
-    centre = (left + right) / 2.0
-    axis = right - left
-    scale = max(float(np.hypot(*axis)), 1e-6)
-    cos, sin = axis / scale
-    rot = np.array([[cos, sin], [-sin, cos]], np.float64) / scale
-    return np.hstack([rot, -(rot @ centre)[:, None]])
-
-
-def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares 2x3 affine map taking ``src`` [k, 2] onto ``dst`` [k, 2]."""
-    ones = np.ones((len(src), 1))
-    solution, *_ = np.linalg.lstsq(np.hstack([src, ones]), dst, rcond=None)
-    return np.asarray(solution.T, np.float64)
-
-
-def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return np.asarray(points[..., :2] @ matrix[:, :2].T + matrix[:, 2], np.float32)
 
 
 # --- preparation ---------------------------------------------------------------------------------------------
@@ -579,7 +538,7 @@ def _face_lost(name: str, share: float) -> FaceLost:
 
 def _in_view(points: np.ndarray, width: int, height: int) -> bool:
     """The face is in the frame: its landmarks lie inside the picture (a small margin allowed)."""
-    margin = 0.05 * float(eye_distance(points))
+    margin = 0.05 * float(face.eye_distance(points))
     x, y = points[:, 0], points[:, 1]
     outside = (x < -margin) | (x > width + margin) | (y < -margin) | (y > height + margin)
     return float(outside.mean()) < 0.02
@@ -608,7 +567,8 @@ def smooth_landmarks(points: np.ndarray, fps: float) -> np.ndarray:
 
     n = points.shape[0]
     out = points.astype(np.float32).copy()
-    aligned = apply_affine(face_frame(np.median(points, axis=0)), np.median(points, axis=0))
+    median = np.median(points, axis=0)
+    aligned = apply_affine(face.face_frame(median), median)
     fast = aligned[:, 1] > aligned[2, 1]  # below the nose base (mediapipe point 2)
     fast[list(face.LEFT_EYE) + list(face.RIGHT_EYE) + list(face.LEFT_IRIS) + list(face.RIGHT_IRIS)] = True
     for selection, seconds in ((fast, SMOOTH_SECONDS), (~fast, SLOW_SMOOTH_SECONDS)):
@@ -650,7 +610,7 @@ def _analyse(frames: FrameStore, tracked: _Tracked, fps: float, name: str) -> Vi
         raw[index] = tracked.points[index]  # type: ignore[assignment]
     landmarks = raw.copy()
     landmarks[start:end] = smooth_landmarks(raw[start:end], fps)
-    iod = float(np.median(eye_distance(landmarks[start:end])))
+    iod = float(np.median(face.eye_distance(landmarks[start:end])))
     if iod < MIN_EYE_DISTANCE_PX:
         raise ImageTooSmall(
             f"the face in {name} is too small at this resolution: its eyes are {iod:.0f} px apart, "
@@ -660,8 +620,8 @@ def _analyse(frames: FrameStore, tracked: _Tracked, fps: float, name: str) -> Vi
 
     gap = np.zeros(n, np.float32)
     eye = np.zeros(n, np.float32)
-    gap[start:end] = lip_gap(landmarks[start:end])
-    eye[start:end] = eye_opening(landmarks[start:end])
+    gap[start:end] = face.mouth_opening(landmarks[start:end])
+    eye[start:end] = face.eye_aspect_ratio(landmarks[start:end])
     closed = np.zeros(n, bool)
     closed[start:end] = closed_frames(gap[start:end], fps)
     rest = rest_mouth(landmarks[start:end], closed[start:end], gap[start:end])
@@ -712,7 +672,7 @@ def rest_mouth(landmarks: np.ndarray, closed: np.ndarray, gap: np.ndarray) -> np
     chosen = np.flatnonzero(closed)
     if len(chosen) < 3:
         chosen = np.argsort(gap)[: max(3, len(gap) // 10)]
-    aligned = np.stack([apply_affine(face_frame(landmarks[i]), landmarks[i]) for i in chosen])
+    aligned = np.stack([apply_affine(face.face_frame(landmarks[i]), landmarks[i]) for i in chosen])
     return np.asarray(np.median(aligned, axis=0), np.float32)
 
 
@@ -731,7 +691,7 @@ def _interiors(
     for index in chosen:
         points = landmarks[index]
         lips = points[list(face.OUTER_LIPS), :2]
-        margin = 0.25 * float(eye_distance(points))
+        margin = 0.25 * float(face.eye_distance(points))
         image = frames[index]
         x0, y0 = np.floor(lips.min(axis=0) - margin).astype(int)
         x1, y1 = np.ceil(lips.max(axis=0) + margin).astype(int)
@@ -753,7 +713,7 @@ def turn_points(landmarks: np.ndarray, eye: np.ndarray, start: int, end: int, fp
     if n < 4 * max(window, 1):
         return start, end - 1
     rigid = landmarks[start:end][:, list(face.RIGID_POINTS), :2]
-    iod = np.maximum(eye_distance(landmarks[start:end]), 1e-6)
+    iod = np.maximum(face.eye_distance(landmarks[start:end]), 1e-6)
     speed = np.linalg.norm(np.gradient(rigid, axis=0), axis=-1).mean(axis=1) / iod
     cost = speed / max(float(np.median(speed)), 1e-6)
     blinking = eye[start:end] < 0.75 * float(np.median(eye[start:end]))
@@ -792,7 +752,7 @@ def find_loop(
     fade_m = math.ceil(fade / stride)
     min_span = math.ceil(max(int(1.5 * fps), n // 2) / stride)
     rigid = landmarks[frames][:, list(face.RIGID_POINTS), :2]
-    iod = float(np.median(eye_distance(landmarks[frames])))
+    iod = float(np.median(face.eye_distance(landmarks[frames])))
     pose = ((rigid - rigid.mean(axis=(0, 1))) / max(iod, 1e-6)).reshape(m, -1).astype(np.float32)
     pictures = thumbs[frames].reshape(m, -1).astype(np.float32)
 

@@ -19,7 +19,8 @@ import numpy as np
 from facecast.engine import face
 from facecast.engine.animate import FaceRig, FaceWarper, MouthLook, refine_lips
 from facecast.engine.audio import Audio
-from facecast.engine.clip import VideoAvatarPack, apply_affine, face_frame, fit_affine
+from facecast.engine.clip import VideoAvatarPack
+from facecast.engine.geometry import apply_affine, fit_affine
 from facecast.engine.motion import MotionTrack
 from facecast.engine.phones import TimedPhone
 from facecast.engine.render import CancelCheck, ProgressCallback, RenderOptions, RenderResult, render_video
@@ -177,7 +178,7 @@ def _rest_frame(pack: VideoAvatarPack) -> int:
     lips = list(face.LIPS)
     errors = []
     for index in candidates:
-        aligned = apply_affine(face_frame(pack.landmarks[index]), pack.landmarks[index])
+        aligned = apply_affine(face.face_frame(pack.landmarks[index]), pack.landmarks[index])
         errors.append(float(np.abs(aligned[lips] - pack.rest_mouth[lips]).mean()))
     return int(candidates[int(np.argmin(errors))])
 

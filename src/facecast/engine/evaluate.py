@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from facecast.engine import face
+from facecast.engine.geometry import apply_affine, fit_similarity
 from facecast.errors import FacecastError, NoFaceFound, UnreadableAudio, UnreadableVideo
 
 log = logging.getLogger(__name__)
@@ -121,32 +122,12 @@ def _frames(path: Path) -> tuple[float, Iterator[np.ndarray]]:
 # =================================================================================================
 # Geometry
 # =================================================================================================
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity transform (2x3) mapping points ``src`` onto ``dst`` (Umeyama)."""
-    ms, md = src.mean(axis=0), dst.mean(axis=0)
-    s, d = src - ms, dst - md
-    cov = d.T @ s / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
-    rot = u @ sign @ vt
-    var = (s**2).sum() / len(src)
-    scale = float(np.trace(np.diag(sig) @ sign) / var) if var > 0 else 1.0
-    m = np.zeros((2, 3))
-    m[:, :2] = scale * rot
-    m[:, 2] = md - m[:, :2] @ ms
-    return m
-
-
-def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    return pts @ m[:, :2].T + m[:, 2]
-
-
 def _aligned_rms(points: np.ndarray, ref: np.ndarray) -> float:
     """RMS error (% of the reference's inter-ocular distance) of the rigid points after alignment."""
     rigid = list(face.RIGID_POINTS)
     src, dst = points[rigid, :2].astype(np.float64), ref[rigid, :2].astype(np.float64)
-    m = _similarity(src, dst)
-    err = np.sqrt(np.mean(np.sum((_apply(m, src) - dst) ** 2, axis=1)))
+    m = fit_similarity(src, dst)
+    err = np.sqrt(np.mean(np.sum((apply_affine(m, src) - dst) ** 2, axis=1)))
     return float(100.0 * err / max(float(face.eye_distance(ref)), 1e-6))
 
 
@@ -167,7 +148,7 @@ def _to_patch(points: np.ndarray, ref: np.ndarray, box: tuple[int, int, int, int
     framing, aligning the rigid landmarks ``points`` onto ``ref``."""
     rigid = list(face.RIGID_POINTS)
     m = np.eye(3)
-    m[:2] = _similarity(points[rigid, :2].astype(np.float64), ref[rigid, :2].astype(np.float64))
+    m[:2] = fit_similarity(points[rigid, :2].astype(np.float64), ref[rigid, :2].astype(np.float64))
     m[:2, 2] -= (box[0] - margin, box[1] - margin)
     return m
 

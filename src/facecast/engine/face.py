@@ -286,6 +286,21 @@ def roll_degrees(points: np.ndarray) -> np.ndarray | float:
     return float(r) if np.ndim(r) == 0 else r
 
 
+def face_frame(points: np.ndarray) -> np.ndarray:
+    """The 2x3 similarity map from image pixels to the face-aligned frame of one face's landmarks
+    [478, >=2]: origin between the eye centres, x along the eye line (image-left to image-right
+    eye), unit = the inter-ocular distance. Apply it with ``geometry.apply_affine``."""
+    left, right = eye_centers(points)
+    if left[0] > right[0]:
+        left, right = right, left
+    centre = (left + right) / 2.0
+    axis = right - left
+    scale = max(float(np.hypot(*axis)), 1e-6)
+    cos, sin = axis / scale
+    rot = np.array([[cos, sin], [-sin, cos]], np.float64) / scale
+    return np.hstack([rot, -(rot @ centre)[:, None]])
+
+
 def _opening(points: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...]) -> np.ndarray:
     loop = list(upper) + list(lower[1:-1][::-1])
     poly = _xy(points, loop)
@@ -806,6 +821,20 @@ def _face_region(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(region.astype(np.float32), (0, 0), max(1.0, 0.08 * iod))
 
 
+def _feather(n: int, feather: int, *, at_start: bool, at_end: bool) -> np.ndarray:
+    """Weights float32 [n] along one axis of a window: ramping from 0 to 1 over ``feather`` pixels
+    at each end, except at an end that is the picture's border (``at_start``, ``at_end``)."""
+    if at_start and at_end:
+        return np.ones(n, np.float32)
+    ramp = np.minimum(np.arange(n) + 1, np.arange(n)[::-1] + 1) / feather
+    weight = np.clip(ramp, 0, 1).astype(np.float32)
+    if at_start:
+        weight[: n // 2] = 1
+    if at_end:
+        weight[n // 2 :] = 1
+    return weight
+
+
 def person_mask(image: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
     """Soft person segmentation of an RGB uint8 image: float32 [H, W] in [0, 1], 1 on the person.
 
@@ -832,22 +861,8 @@ def person_mask(image: np.ndarray, landmarks: np.ndarray | None = None) -> np.nd
         # Edges that are the picture's border need no feathering.
         sh, sw = fine.shape
         feather = max(2, s // 8)
-        wy = np.ones(sh, np.float32)
-        wx = np.ones(sw, np.float32)
-        ramp_y = np.minimum(np.arange(sh) + 1, np.arange(sh)[::-1] + 1) / feather
-        ramp_x = np.minimum(np.arange(sw) + 1, np.arange(sw)[::-1] + 1) / feather
-        if ay0 > 0 or ay1 < h:
-            wy = np.clip(ramp_y, 0, 1).astype(np.float32)
-            if ay0 == 0:
-                wy[: sh // 2] = 1
-            if ay1 == h:
-                wy[sh // 2 :] = 1
-        if ax0 > 0 or ax1 < w:
-            wx = np.clip(ramp_x, 0, 1).astype(np.float32)
-            if ax0 == 0:
-                wx[: sw // 2] = 1
-            if ax1 == w:
-                wx[sw // 2 :] = 1
+        wy = _feather(sh, feather, at_start=ay0 == 0, at_end=ay1 == h)
+        wx = _feather(sw, feather, at_start=ax0 == 0, at_end=ax1 == w)
         weight = wy[:, None] * wx[None, :]
         region = mask[ay0:ay1, ax0:ax1]
         mask[ay0:ay1, ax0:ax1] = region * (1 - weight) + fine * weight
