@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -171,3 +172,31 @@ def test_avatars_carry_their_preparation_status() -> None:
     photo, clip = scripted(handler).avatars()
     assert photo.ready and photo.status == "ready"  # the documented shape has no status: ready
     assert not clip.ready and clip.error == "the face leaves the frame"
+
+
+def test_a_failed_download_leaves_no_partial_file(tmp_path: Path) -> None:
+    class Dropped(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"the first part of an mp4"
+            raise httpx.ReadError("connection lost")
+
+    client = scripted(lambda r: httpx.Response(200, stream=Dropped()))
+    with pytest.raises(httpx.ReadError):
+        client.download("video_1", tmp_path / "out.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mirage_content_follows_the_redirect_without_the_key(tmp_path: Path) -> None:
+    """The signed URL needs no key; it may be on another host, which must not receive it."""
+    fetched: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/videos/video_1/content":
+            assert request.headers["x-api-key"] == "fc_key"
+            return httpx.Response(302, headers={"location": "http://media.test/media/videos/video_1.mp4?s=1"})
+        fetched.append(request)
+        return httpx.Response(200, content=b"an mp4")
+
+    out = scripted(handler).mirage.content("video_1", tmp_path / "v.mp4")
+    assert out.read_bytes() == b"an mp4"
+    assert [r.url.host for r in fetched] == ["media.test"] and "x-api-key" not in fetched[0].headers

@@ -396,18 +396,27 @@ class Client:
             for handle in opened:
                 handle.close()
 
-    def _save(self, response_path: str, output: str | Path, **kwargs: Any) -> Path:
+    def _save(self, response_path: str, output: str | Path, *, anonymous: bool = False) -> Path:
+        """Stream a GET into ``output`` (under a temporary name, renamed once complete; removed if
+        the transfer fails). ``anonymous``: without the API key (signed URLs need none)."""
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_name(f".{output.name}.part")
-        with self._http.stream("GET", response_path, **kwargs) as response:
+        request = self._http.build_request("GET", response_path)
+        if anonymous:
+            del request.headers["x-api-key"]
+        response = self._http.send(request, stream=True)
+        try:
             if not response.is_success:
                 response.read()
                 _raise_for(response)
             with open(tmp, "wb") as f:
                 for chunk in response.iter_bytes(1 << 16):
                     f.write(chunk)
-        os.replace(tmp, output)
+            os.replace(tmp, output)
+        finally:
+            response.close()
+            tmp.unlink(missing_ok=True)
         return output
 
     # --- Miraflow: avatars, voices, speeches ------------------------------------------------------------
@@ -568,7 +577,9 @@ class Mirage:
         return str(response.headers["location"])
 
     def content(self, video_id: str, output: str | Path) -> Path:
-        return self._client._save(f"/v1/videos/{video_id}/content", output, follow_redirects=True)
+        """Save a finished video: ``/content`` redirects to a signed URL, fetched without the key
+        (the URL may be on another host, e.g. behind ``FACECAST_PUBLIC_URL``; the key stays here)."""
+        return self._client._save(self.content_url(video_id), output, anonymous=True)
 
     def wait(
         self,

@@ -3,13 +3,14 @@ the test media."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.harness import Server, portrait_jpeg, portrait_png, speech_wav
+from tests.service.harness import PG_BASE, Server, portrait_jpeg, portrait_png, speech_wav
 
 #: The session server's limits, small enough for the tests to reach.
 LIMITS = {
@@ -72,6 +73,23 @@ def long_wav() -> bytes:
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture()
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        conn = psycopg.connect(PG_BASE, connect_timeout=3, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_BASE}: {exc}")
+    schema = f"facecast_test_{secrets.token_hex(4)}"
+    conn.execute(f'create schema "{schema}"')
+    try:
+        yield schema
+    finally:
+        conn.execute(f'drop schema "{schema}" cascade')
+        conn.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

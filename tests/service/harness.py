@@ -19,6 +19,8 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The PostgreSQL the back-end tests use (trust auth, database ``test``); skipped when unreachable.
+PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 SAMPLE_RATE = 16000
 
 #: Settings that make the job machinery quick to observe.

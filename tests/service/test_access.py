@@ -31,7 +31,37 @@ def test_missing_or_wrong_keys_get_401_in_each_dialects_shape(server: Server, ke
         assert anonymous.get("/healthz").json()["status"] == "ok"
 
 
+def test_a_request_body_is_read_only_for_a_valid_key(server: Server) -> None:
+    """No key, or a wrong one, is a 401 before the body is looked at (let alone parsed or spooled)."""
+    with server.client() as anonymous:
+        for headers in ({}, {"x-api-key": "fc_wrong"}, {"Authorization": "Bearer fc_wrong"}):
+            not_json = anonymous.post(
+                "/api/video/create",
+                content=b"{not json",
+                headers={"content-type": "application/json", **headers},
+            )
+            assert not_json.status_code == 401 and not_json.json()["result"] == "failure", not_json.text
+            assert not_json.headers["www-authenticate"] == "Bearer"
+            empty = anonymous.post("/v1/videos", headers=headers)
+            assert empty.status_code == 401 and empty.json()["error"]["code"] == "unauthorized", empty.text
+
+
+def test_json_bodies_are_limited_to_what_a_json_request_needs(api: httpx.Client) -> None:
+    """The session server accepts 6 MB uploads; a JSON request is refused past 1 MiB."""
+    padding = "x" * (1024 * 1024)
+    declared = api.post("/api/video/create", json={"avatarId": "nope", "text": "hi", "padding": padding})
+    assert declared.status_code == 413 and declared.json()["result"] == "failure", declared.text[:200]
+    chunked = api.post(
+        "/api/speech/create",
+        content=iter([b'{"voiceId": "nope", "text": "hi", "padding": "', padding.encode(), b'"}']),
+        headers={"content-type": "application/json"},
+    )
+    assert chunked.status_code == 413 and chunked.json()["result"] == "failure", chunked.text[:200]
+
+
 def test_keys_command_create_list_revoke(server: Server) -> None:
+    blank = run_cli(server.env, "keys", "create", "--account", "  ")
+    assert blank.returncode == 2 and "account name" in blank.stderr and "Traceback" not in blank.stderr
     created = run_cli(server.env, "keys", "create", "--account", "temp", "--name", "ci")
     assert created.returncode == 0
     new_key = created.stdout.strip().splitlines()[-1]

@@ -13,28 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.harness import Server, speech_wav, wait_for, wait_miraflow, wait_mirage
+from tests.service.harness import PG_BASE, Server, speech_wav, wait_for, wait_miraflow, wait_mirage
 
 pytestmark = pytest.mark.slow
 
-PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture()
-def pg_schema() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        conn = psycopg.connect(PG_BASE, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_BASE}: {exc}")
-    schema = f"facecast_test_{secrets.token_hex(4)}"
-    conn.execute(f'create schema "{schema}"')
-    try:
-        yield schema
-    finally:
-        conn.execute(f'drop schema "{schema}" cascade')
-        conn.close()
 
 
 @pytest.fixture()

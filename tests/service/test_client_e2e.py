@@ -14,7 +14,7 @@ from facecast.client import (
     NotFoundError,
     VideoFailed,
 )
-from tests.service.harness import Server, mp4_info, run_cli
+from tests.service.harness import Server, facecast_env, free_port, mp4_info, run_cli
 
 
 def test_client_speaks_both_dialects(server: Server, key: str, workdir: Path, png: bytes, wav: bytes) -> None:
@@ -86,3 +86,17 @@ def test_video_commands(server: Server, key: str, workdir: Path) -> None:
     assert missing.returncode == 2 and "Job not found" in missing.stderr and "Traceback" not in missing.stderr
     no_key = run_cli({k: v for k, v in env.items() if k != "FACECAST_API_KEY"}, "video", "list")
     assert no_key.returncode != 0 and "API key" in no_key.stderr
+
+
+def test_video_commands_take_the_server_options_anywhere_and_report_an_unreachable_one(
+    server: Server, key: str, tmp_path: Path
+) -> None:
+    env = facecast_env(tmp_path)
+    after = run_cli(env, "video", "status", "nope", "--url", server.url, "--api-key", key)
+    assert after.returncode == 2 and "Job not found" in after.stderr, after.stderr
+    down = f"http://127.0.0.1:{free_port()}"
+    unreachable = run_cli(
+        env, "video", "--url", down, "--api-key", key, "create", "--avatar", "a", "--text", "hi"
+    )
+    assert unreachable.returncode == 1, unreachable.stderr
+    assert "cannot reach the server" in unreachable.stderr and "Traceback" not in unreachable.stderr

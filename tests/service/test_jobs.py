@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from facecast.errors import Conflict, RateLimited, Unauthorized
+from facecast.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
 from facecast.service.auth import (
     Caller,
     RateLimiter,
@@ -20,12 +20,13 @@ from facecast.service.auth import (
     list_keys,
     revoke_key,
 )
-from facecast.service.domain import Service
+from facecast.service.domain import RenderedVideo, Service
 from facecast.service.jobs import Worker, reap, requeue_lost_messages
 from facecast.service.models import Account, Avatar, Job, JobStatus, utcnow
 from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings
 from facecast.service.storage import UrlSigner
+from tests.service.harness import PG_BASE
 
 
 @pytest.fixture()
@@ -183,3 +184,38 @@ def test_lost_queue_messages_are_requeued_at_start(service: Service, caller: Cal
     with service.db.transaction() as session:
         session.execute(update(Job).where(Job.id == job.id).values(status="complete"))
     assert requeue_lost_messages(service) == []
+
+
+def test_a_video_deleted_while_it_renders_leaves_no_file(service: Service, caller: Caller) -> None:
+    job = _job(service, caller)
+    claimed = Worker(service).claim(job.id)
+    assert claimed is not None
+    service.delete_video(caller, claimed[0])  # asks the render to stop, hides the video
+    # ...but the render finished first: its file was committed, then the job completed
+    rel = service.media.video_file(job.video_id)
+    service.media.write_bytes(rel, b"an mp4")
+    video = RenderedVideo(path=rel, duration=1.0, width=8, height=8, size_bytes=6)
+    assert service.finish_job(job.id, claimed[1], JobStatus.COMPLETE, video=video)
+    assert not service.media.path(rel).exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_ids_no_database_could_hold_are_simply_not_found(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    url = ""
+    if backend == "postgresql":  # refuses NUL characters in a query with an error, not no rows
+        url = f"{PG_BASE}?options=-csearch_path%3D{request.getfixturevalue('pg_schema')}"
+    svc = Service(Settings(data_dir=tmp_path, database_url=url))
+    try:
+        svc.db.migrate()
+        with svc.db.transaction() as session:
+            caller = authenticate(session, create_key(session, "alice")[0])
+        for bad in ("a\x00b", "\ud800", "x" * 1000):
+            for lookup in (svc.get_job, svc.get_video, svc.get_avatar, svc.get_voice, svc.get_speech):
+                with pytest.raises(NotFound):
+                    lookup(caller, bad)
+            with pytest.raises(InvalidInput):
+                svc.list_videos(caller, after=bad)
+    finally:
+        svc.db.dispose()

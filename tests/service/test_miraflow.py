@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -194,3 +195,40 @@ def test_speeches_and_voices(api: httpx.Client) -> None:
     )
     assert broken.status_code == 400 and broken.json()["result"] == "failure"
     assert api.delete(f"/api/voice/{voice}").status_code == 400  # stock
+
+
+def _post_json(api: httpx.Client, path: str, body: dict[str, object]) -> httpx.Response:
+    # json.dumps escapes what cannot be encoded (an unpaired surrogate becomes "\ud800"), as a
+    # client in another language may send it.
+    return api.post(path, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+
+
+def test_text_no_database_can_store_is_refused_naming_the_field(api: httpx.Client) -> None:
+    cases = [
+        ("/api/video/create", {"avatarId": "astronaut", "text": "Hi \ud800 there"}, "text"),
+        ("/api/video/create", {"avatarId": "astronaut", "text": "Hi \x00 there"}, "text"),
+        ("/api/video/create", {"avatarId": "astronaut", "text": "Hi", "name": "odd \udfff"}, "name"),
+        ("/api/speech/create", {"voiceId": "flite-awb", "text": "Hi \ud800"}, "text"),
+    ]
+    for path, body, field in cases:
+        response = _post_json(api, path, body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["result"] == "failure" and field in response.json()["error"], response.text
+    # ids nothing could be named are simply not found
+    assert _post_json(api, "/api/video/create", {"avatarId": "a\x00b", "text": "Hi"}).status_code in (
+        400,
+        404,
+    )
+    assert api.get("/api/video/a%00b/status").status_code == 404
+
+
+def test_voice_uploads_name_the_file_at_fault(api: httpx.Client) -> None:
+    nested = b'{"audio": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for config in (nested, b"{}", b"not json"):
+        response = api.post(
+            "/api/voice/create",
+            files={"model": ("v.onnx", b"not a model"), "config": ("v.onnx.json", config)},
+        )
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert "config" in error and not error.startswith("model"), error

@@ -8,8 +8,11 @@ for an uploaded portrait and audio (``--image`` + ``--audio``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -17,13 +20,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     video = subparsers.add_parser(
         "video", help="create, follow and fetch videos on a server", description="Talk to a Facecast server."
     )
-    video.add_argument("--url", help="server URL (default: FACECAST_URL or http://127.0.0.1:8000)")
-    video.add_argument("--api-key", help="API key (default: FACECAST_API_KEY)")
+    url_help = "server URL (default: FACECAST_URL or http://127.0.0.1:8000)"
+    key_help = "API key (default: FACECAST_API_KEY)"
+    video.add_argument("--url", help=url_help)
+    video.add_argument("--api-key", help=key_help)
+    # --url and --api-key also work after the action (`facecast video status ID --url ...`).
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--url", default=argparse.SUPPRESS, help=url_help)
+    server.add_argument("--api-key", default=argparse.SUPPRESS, help=key_help)
     sub = video.add_subparsers(dest="video_command", metavar="ACTION")
 
     create = sub.add_parser(
         "create",
         help="start a video",
+        parents=[server],
         description="Start a video: --avatar with --text (and --voice) or --speech, or --image with --audio.",
     )
     create.add_argument("--avatar", help="avatar id (see `facecast video avatars`)")
@@ -39,26 +49,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.set_defaults(handler=_create)
 
     status = sub.add_parser(
-        "status", help="show a video job's state", description="Show a job's (or video's) state."
+        "status",
+        help="show a video job's state",
+        parents=[server],
+        description="Show a job's (or video's) state.",
     )
     status.add_argument("id", help="job id (Miraflow) or video id (Mirage, video_…)")
     status.add_argument("--wait", action="store_true", help="follow it until it ends")
     status.set_defaults(handler=_status)
 
     download = sub.add_parser(
-        "download", help="save a finished video", description="Save a finished video's MP4."
+        "download", help="save a finished video", parents=[server], description="Save a finished video's MP4."
     )
     download.add_argument("id", help="video id")
     download.add_argument("--output", "-o", help="file to write (default: <id>.mp4)")
     download.set_defaults(handler=_download)
 
-    listing = sub.add_parser("list", help="list videos", description="List your videos, newest first.")
+    listing = sub.add_parser(
+        "list", help="list videos", parents=[server], description="List your videos, newest first."
+    )
     listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     listing.add_argument("--after", help="continue after this video id")
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_list)
 
-    avatars = sub.add_parser("avatars", help="list avatars", description="List the avatars you can use.")
+    avatars = sub.add_parser(
+        "avatars", help="list avatars", parents=[server], description="List the avatars you can use."
+    )
     avatars.set_defaults(handler=_avatars)
     video.set_defaults(handler=lambda args: (video.print_help(), 2)[1])
 
@@ -67,6 +84,25 @@ def _client(args: argparse.Namespace) -> Any:
     from facecast.client import Client
 
     return Client(args.url, args.api_key)
+
+
+def _reaching_server(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command that talks to the server: a server that cannot be reached is an error message
+    (after the client's retries), not a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        import httpx
+
+        from facecast.errors import FacecastError
+
+        try:
+            return handler(args)
+        except httpx.TransportError as exc:
+            where = args.url or os.environ.get("FACECAST_URL") or "http://127.0.0.1:8000"
+            raise FacecastError(f"cannot reach the server at {where}: {exc}") from exc
+
+    return run
 
 
 class _Progress:
@@ -92,6 +128,7 @@ class _Progress:
         sys.stderr.flush()
 
 
+@_reaching_server
 def _create(args: argparse.Namespace) -> int:
     from facecast.errors import InvalidInput
 
@@ -130,6 +167,7 @@ def _create(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reaching_server
 def _status(args: argparse.Namespace) -> int:
     with _client(args) as client:
         if args.id.startswith("video_"):
@@ -145,6 +183,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reaching_server
 def _download(args: argparse.Namespace) -> int:
     with _client(args) as client:
         path = client.download(args.id, args.output or f"{args.id}.mp4")
@@ -152,6 +191,7 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reaching_server
 def _list(args: argparse.Namespace) -> int:
     with _client(args) as client:
         videos = client.mirage.list(after=args.after, limit=args.limit)
@@ -164,6 +204,7 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reaching_server
 def _avatars(args: argparse.Namespace) -> int:
     with _client(args) as client:
         for a in client.avatars():

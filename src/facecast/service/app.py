@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         strict_content_type=False,
     )
     install_error_handlers(app)
-    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, json_limit=settings.max_json_bytes)
     app.include_router(miraflow.router)
     app.include_router(mirage.router)
     app.include_router(media.router)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from facecast.errors import NotFound, RateLimited, Unauthorized
+from facecast.errors import InvalidInput, NotFound, RateLimited, Unauthorized
 from facecast.service.ids import new_id
 from facecast.service.models import Account, ApiKey, utcnow
 
@@ -57,7 +57,7 @@ class KeyInfo:
 def get_or_create_account(session: Session, name: str) -> tuple[Account, bool]:
     name = name.strip()
     if not name:
-        raise ValueError("an account name is required")
+        raise InvalidInput("an account name is required", field="account")
     account = session.scalar(select(Account).where(Account.name == name))
     if account is not None:
         return account, False

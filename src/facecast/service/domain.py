@@ -169,6 +169,18 @@ def unix(ts: dt.datetime | None) -> int | None:
     return int(ts.timestamp()) if ts is not None else None
 
 
+def _plausible_id(value: str | None) -> bool:
+    """Whether ``value`` could be one of our ids at all. Anything else (a NUL, control characters,
+    unpaired surrogates, a novel's length) is simply not found, without reaching the database:
+    PostgreSQL refuses NUL characters in a query with an error, not an empty result."""
+    return bool(value) and len(value or "") <= 200 and (value or "").isprintable()
+
+
+def _storable(text: str | None) -> str:
+    """Free text from a form field as the database can store it (no NUL characters)."""
+    return (text or "").replace("\x00", "")
+
+
 # --- the service ---------------------------------------------------------------------------------------
 class Service:
     """One per process: the web server and each worker build their own."""
@@ -230,7 +242,9 @@ class Service:
             return list(rows)
 
     def _voice(self, session: Session, caller: Caller, voice_id: str) -> Voice:
-        voice = session.scalar(select(Voice).where(Voice.id == voice_id, self._visible(Voice, caller)))
+        voice = None
+        if _plausible_id(voice_id):
+            voice = session.scalar(select(Voice).where(Voice.id == voice_id, self._visible(Voice, caller)))
         if voice is None:
             raise UnknownVoice(f"Voice not found: {voice_id}")
         return voice
@@ -266,7 +280,10 @@ class Service:
             )
             with _heavy:
                 registered = self.speech.register_voice(
-                    caller.account_id, staging / "voice.onnx", staging / "voice.onnx.json", name=name
+                    caller.account_id,
+                    staging / "voice.onnx",
+                    staging / "voice.onnx.json",
+                    name=_storable(name),
                 )
         finally:
             self.media.drop_work_dir(scratch)
@@ -318,11 +335,13 @@ class Service:
             return list(rows)
 
     def _avatar(self, session: Session, caller: Caller, avatar_id: str) -> Avatar:
-        avatar = session.scalar(
-            select(Avatar).where(
-                Avatar.id == avatar_id, self._visible(Avatar, caller), Avatar.hidden.is_(False)
+        avatar = None
+        if _plausible_id(avatar_id):
+            avatar = session.scalar(
+                select(Avatar).where(
+                    Avatar.id == avatar_id, self._visible(Avatar, caller), Avatar.hidden.is_(False)
+                )
             )
-        )
         if avatar is None:
             raise NotFound(f"Avatar not found: {avatar_id}", field="avatarId")
         return avatar
@@ -382,7 +401,7 @@ class Service:
         avatar = Avatar(
             id=avatar_id,
             account_id=caller.account_id,
-            name=(name or "").strip()[:200] or "My avatar",
+            name=_storable(name).strip()[:200] or "My avatar",
             kind=kind.value,
             voice_id=voice_id or self.default_voice_id(),
             status=(AvatarStatus.QUEUED if handler.prepared_by_worker else AvatarStatus.READY).value,
@@ -458,11 +477,15 @@ class Service:
         return speech
 
     def _speech_row(self, session: Session, caller: Caller, speech_id: str) -> Speech:
-        speech = session.scalar(
-            select(Speech).where(
-                Speech.id == speech_id, Speech.account_id == caller.account_id, Speech.deleted_at.is_(None)
+        speech = None
+        if _plausible_id(speech_id):
+            speech = session.scalar(
+                select(Speech).where(
+                    Speech.id == speech_id,
+                    Speech.account_id == caller.account_id,
+                    Speech.deleted_at.is_(None),
+                )
             )
-        )
         if speech is None:
             raise NotFound(f"Speech not found: {speech_id}", field="speechId")
         return speech
@@ -614,6 +637,8 @@ class Service:
 
     # --- videos: reading -------------------------------------------------------------------------
     def get_job(self, caller: Caller, job_id: str) -> Job:
+        if not _plausible_id(job_id):
+            raise NotFound(f"Job not found: {job_id!r}", field="jobId")
         with self.db.session() as session:
             job = session.scalar(
                 select(Job).where(
@@ -625,6 +650,8 @@ class Service:
         return job
 
     def get_video(self, caller: Caller, video_id: str, *, complete: bool = False) -> Job:
+        if not _plausible_id(video_id):
+            raise NotFound(f"Video not found: {video_id!r}", field="videoId")
         with self.db.session() as session:
             job = session.scalar(
                 select(Job).where(
@@ -651,6 +678,8 @@ class Service:
             if completed_only:
                 query = query.where(Job.status == JobStatus.COMPLETE.value)
             if after:
+                if not _plausible_id(after):
+                    raise InvalidInput(f"after: no video with id {after!r}", field="after")
                 cursor = session.scalar(
                     select(Job).where(
                         Job.video_id == after, Job.account_id == caller.account_id, Job.deleted_at.is_(None)
@@ -972,7 +1001,11 @@ class Service:
             query = query.where(Job.claim_token == claim_token)
         with self.db.transaction() as session:
             done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
+            deleted = done and session.scalar(select(Job.deleted_at).where(Job.id == job_id)) is not None
         if done:
+            if deleted and video is not None:
+                # Deleted while it rendered: its file, written just now, goes too.
+                self.media.delete(video.path)
             self.drop_inputs(job_id)
         return bool(done)
 

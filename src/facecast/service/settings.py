@@ -56,6 +56,8 @@ class Settings(BaseSettings):
 
     #: Largest request body accepted (uploads), bytes.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    #: Largest request body that is not a multipart upload (the JSON requests), bytes.
+    max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Longest script text, characters.
     max_text_chars: int = Field(default=5000, ge=1)
     #: Longest speech audio, seconds.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from facecast.errors import InvalidVoiceModel
 from facecast.speech import (
     DEFAULT_VOICE_ID,
     Speech,
@@ -19,6 +20,7 @@ from facecast.speech import (
     unregister_voice,
 )
 from facecast.speech import Voice as SpeechVoice
+from facecast.speech.custom import validate_piper_config
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,17 @@ class SpeechBackend:
         return self.store.audio_path(store_id)
 
     def register_voice(self, account_id: str, model: Path, config: Path, *, name: str | None) -> CatalogVoice:
-        """Check an uploaded Piper voice and add it to the account's voices."""
+        """Check an uploaded Piper voice and add it to the account's voices. Problems with the
+        config name the ``config`` field, problems with the model the ``model`` field."""
+        try:
+            validate_piper_config(config)
+        except InvalidVoiceModel as exc:
+            exc.field = "config"
+            raise
+        except (RecursionError, ValueError):  # e.g. JSON nested thousands of levels deep
+            raise InvalidVoiceModel(
+                "The voice config is not a Piper .onnx.json file (it cannot be read as one).", field="config"
+            ) from None
         return _entry(register_piper_voice(model, config, self.account_voices_dir(account_id), name=name))
 
     def unregister_voice(self, account_id: str, engine_voice_id: str) -> None:

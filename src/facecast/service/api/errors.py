@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,7 @@ from facecast.errors import (
     RateLimited,
     Unauthorized,
 )
+from facecast.service.auth import key_from_headers
 
 log = logging.getLogger(__name__)
 
@@ -134,37 +136,70 @@ def validation_message(request: Request, errors: Sequence[Any]) -> tuple[str, st
 
 
 class UploadLimit:
-    """Refuse request bodies over ``limit`` bytes with a 413 in the dialect's shape: at once when
-    Content-Length says so, else as soon as the streamed body passes the limit."""
+    """Guard request bodies before anything reads them.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    A request that sends a body to the API (``/api/``, ``/v1/``) must carry a valid key: without one
+    it is answered 401 at once, so nobody unauthenticated makes the server read, spool or parse an
+    upload, and a missing key is a 401 whatever the body. Bodies over the limit are refused with a
+    413 in the dialect's shape: ``limit`` bytes for multipart uploads, ``json_limit`` for any other
+    body (JSON requests are small); at once when Content-Length says so, else as soon as the
+    streamed body passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int, json_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.json_limit = min(limit, json_limit) if json_limit else limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.limit:
-            message = f"The request body is larger than the upload limit of {self.limit} bytes"
-            body = error_body(scope["path"], 413, message, "payload_too_large")
+        headers = Headers(scope=scope)
+        path: str = scope["path"]
+        if scope["method"] in ("POST", "PUT", "PATCH") and path.startswith(("/api/", MIRAGE_PREFIX)):
+            refusal = await _authenticate(scope, headers)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        multipart = headers.get("content-type", "").lower().startswith("multipart/")
+        limit = self.limit if multipart else self.json_limit
+        message = f"The request body is larger than the upload limit of {limit} bytes"
+        if limit < self.limit:
+            message = f"The request body is larger than the limit of {limit} bytes for a request that is not an upload"
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            body = error_body(path, 413, message, "payload_too_large")
             await JSONResponse(body, status_code=413, headers={"Connection": "close"})(scope, receive, send)
             return
         received = 0
 
         async def counting_receive() -> Message:
             nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise PayloadTooLarge(
-                        f"The request body is larger than the upload limit of {self.limit} bytes"
-                    )
-            return message
+            message_ = await receive()
+            if message_["type"] == "http.request":
+                received += len(message_.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(message)
+            return message_
 
         await self.app(scope, counting_receive, send)
+
+
+async def _authenticate(scope: Scope, headers: Headers) -> JSONResponse | None:
+    """A 401 response in the dialect's shape when the request's key is missing or invalid."""
+    app = scope.get("app")
+    service = getattr(getattr(app, "state", None), "service", None)
+    if service is None:  # not started (yet): the route's own dependency decides
+        return None
+    key = key_from_headers(headers.get("x-api-key"), headers.get("authorization"))
+    try:
+        await run_in_threadpool(service.authenticate, key)
+    except Unauthorized as exc:
+        body = error_body(scope["path"], 401, str(exc), "unauthorized")
+        return JSONResponse(
+            body, status_code=401, headers={"WWW-Authenticate": "Bearer", "Connection": "close"}
+        )
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from facecast.errors import InvalidInput, NotFound
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
@@ -120,10 +120,27 @@ class VoiceCreated(Success):
 
 
 # --- request shapes -------------------------------------------------------------------------------
-class CreateVideoBody(BaseModel):
-    """Either ``voiceId`` + ``text`` (``voiceId`` defaults to the avatar's voice) or ``speechId``."""
+class _JsonBody(BaseModel):
+    """A JSON request body: unknown keys are ignored; strings must be text a database can store
+    (JSON allows unpaired surrogates such as ``"\\ud800"`` and NUL characters; neither is)."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("contains a NUL character")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("is not valid Unicode text (it contains an unpaired surrogate)") from None
+        return value
+
+
+class CreateVideoBody(_JsonBody):
+    """Either ``voiceId`` + ``text`` (``voiceId`` defaults to the avatar's voice) or ``speechId``."""
 
     avatarId: str = Field(min_length=1)
     name: str | None = None
@@ -133,9 +150,7 @@ class CreateVideoBody(BaseModel):
     im2vid_full: bool = False
 
 
-class CreateSpeechBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class CreateSpeechBody(_JsonBody):
     voiceId: str = Field(min_length=1)
     text: str
 
