@@ -123,6 +123,9 @@ def test_validation_names_the_field(api: httpx.Client) -> None:
         ({"avatarId": "astronaut", "text": "   "}, "text"),
         ({"avatarId": "astronaut", "text": "x" * 301}, "text"),
         ({"avatarId": "astronaut", "text": "hi", "speechId": "s"}, "speechId"),
+        # Nothing the voice can speak: refused in the request, not queued to fail in the worker.
+        ({"avatarId": "astronaut", "text": "\U0001f600 \U0001f389"}, "text"),
+        ({"avatarId": "astronaut", "text": "\u4f60\u597d", "voiceId": "piper-en_US-joe-medium"}, "text"),
     ]
     for body, field in cases:
         response = api.post("/api/video/create", json=body)

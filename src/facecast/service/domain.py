@@ -573,7 +573,9 @@ class Service:
                 voice_id = request.voice_id or avatar.voice_id or self.default_voice_id(session)
                 if not voice_id:
                     raise UnknownVoice("No voice is available on this server", field="voiceId")
-                job.voice_id = self._voice(session, caller, voice_id).id
+                voice = self._voice(session, caller, voice_id)
+                self.speech.check_speakable(voice.engine_voice_id, job.text, account_id=voice.account_id)
+                job.voice_id = voice.id
             self._check_capacity(session, caller)
             session.add(job)
         self._enqueue(job)

@@ -15,6 +15,7 @@ from facecast.speech import (
     DEFAULT_VOICE_ID,
     Speech,
     SpeechStore,
+    get_voice,
     list_voices,
     register_piper_voice,
     unregister_voice,
@@ -73,6 +74,16 @@ class SpeechBackend:
             engine_voice_id, text, max_chars=self.max_chars, extra_dirs=extra
         )
         return StoredSpeech(store_id=store_id, speech=speech)
+
+    def check_speakable(self, engine_voice_id: str, text: str, *, account_id: str | None = None) -> None:
+        """``InvalidText`` now, in the request, when nothing of ``text`` can be spoken by the voice.
+
+        Cheap (text rules only, no synthesis), so a job is never queued just to fail in the worker.
+        """
+        from facecast.speech.synthesis import plan
+
+        extra = (self.account_voices_dir(account_id),) if account_id else ()
+        plan(text, get_voice(engine_voice_id, extra), max_chars=self.max_chars)
 
     def load(self, store_id: str) -> Speech:
         return self.store.load(store_id)
