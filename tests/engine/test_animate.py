@@ -8,7 +8,16 @@ import pytest
 from skimage import data
 
 from facecast.engine import face
-from facecast.engine.animate import FaceFrame, FaceRig, FaceWarper, MouthLook, PhotoAnimator, resync_mouth
+from facecast.engine.animate import (
+    STILL_PX,
+    FaceFrame,
+    FaceRig,
+    FaceWarper,
+    MeshWarp,
+    MouthLook,
+    PhotoAnimator,
+    resync_mouth,
+)
 from facecast.engine.pack import AvatarPack
 from facecast.engine.visemes import MOUTH_PARAMS
 
@@ -246,3 +255,83 @@ def test_resync_mouth_for_video_frames(astronaut: AvatarPack) -> None:
     err_open = np.abs(frame[rows, cols].astype(np.float32) - astronaut.image[rows, cols]).mean()
     err_closed = np.abs(closed[rows, cols].astype(np.float32) - astronaut.image[rows, cols]).mean()
     assert err_closed < 0.5 * err_open
+
+
+def _reference_maps(
+    warp: MeshWarp, src: np.ndarray, dst: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]] | None:
+    """The backward piecewise-affine maps the plain way: solve each triangle's affine map, draw
+    its id, evaluate per pixel (what ``MeshWarp.maps`` computes faster)."""
+    ts, td = src[warp.triangles], dst[warp.triangles]
+    sel = np.flatnonzero(np.abs(td - ts).max(axis=(1, 2)) > STILL_PX)
+    if sel.size == 0:
+        return None
+    ts, td = ts[sel], td[sel]
+    bx0, by0, bx1, by1 = warp.box
+    lo = np.floor(np.minimum(td.min(axis=(0, 1)), ts.min(axis=(0, 1)))).astype(int) - 1
+    hi = np.ceil(np.maximum(td.max(axis=(0, 1)), ts.max(axis=(0, 1)))).astype(int) + 2
+    x0, y0, x1, y1 = max(lo[0], bx0), max(lo[1], by0), min(hi[0], bx1), min(hi[1], by1)
+    n = len(sel)
+    table = np.zeros((n + 1, 6))
+    table[n] = (1, 0, 0, 1, 0, 0)
+    idx = np.full((y1 - y0, x1 - x0), n, np.int32)
+    for k in range(n):
+        e = np.stack([td[k, 1] - td[k, 0], td[k, 2] - td[k, 0]], axis=1)
+        if abs(np.linalg.det(e)) <= 2e-2:
+            continue
+        a = np.stack([ts[k, 1] - ts[k, 0], ts[k, 2] - ts[k, 0]], axis=1) @ np.linalg.inv(e)
+        c = ts[k, 0] - a @ td[k, 0]
+        table[k] = (a[0, 0], a[1, 0], a[0, 1], a[1, 1], c[0], c[1])
+        corners = np.round((td[k] - (x0, y0)) * 16.0).astype(np.int32)
+        cv2.fillConvexPoly(idx, corners, (k,), cv2.LINE_8, 4)
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    t = table[idx]
+    return (
+        t[..., 0] * gx + t[..., 2] * gy + t[..., 4],
+        t[..., 1] * gx + t[..., 3] * gy + t[..., 5],
+        (x0, y0, x1, y1),
+    )
+
+
+def test_mesh_warp_maps_are_the_piecewise_affine_inverse(animator: PhotoAnimator) -> None:
+    warper = animator.face
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        mouth = rng.uniform([0, -1, 0, -1, 0, 0], [1, 1, 1, 1, 1, 1]).astype(np.float32)
+        dst = warper.target_points(mouth, float(rng.uniform()))
+        for warp in [warper.mouth_warp, *warper.eye_warps]:
+            got, want = warp.maps(warper.src, dst), _reference_maps(warp, warper.src, dst)
+            assert (got is None) == (want is None)
+            if got is None or want is None:
+                continue
+            assert got[2] == want[2]
+            # float32 maps: well within cv2.remap's 1/32 pixel steps
+            assert np.abs(got[0] - want[0]).max() < 1 / 64 and np.abs(got[1] - want[1]).max() < 1 / 64
+    assert warper.mouth_warp.maps(warper.src, warper.src) is None
+
+
+def test_head_motion_skips_only_pixels_that_would_not_move(animator: PhotoAnimator, wide: AvatarPack) -> None:
+    for anim in (animator, PhotoAnimator(wide)):
+        head = anim.head
+        for row in ([2.5, 0.03, -0.02, 1.008], [-6.0, -0.3, 0.2, 0.9]):
+            frame = anim.pack.image.copy()
+            head.apply(frame, np.array(row, np.float32))
+            maps = head.maps(np.array(row, np.float32))
+            assert maps is not None
+            x0, y0, x1, y1 = head.box
+            full = anim.pack.image.copy()
+            full[y0:y1, x0:x1] = cv2.remap(
+                anim.pack.image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            assert np.array_equal(frame, full)
+
+
+def test_keeping_the_static_layers_paints_the_same(animator: PhotoAnimator, astronaut: AvatarPack) -> None:
+    """The portrait's painter keeps what depends on the pixel alone; a clip frame's computes it."""
+    once = FaceWarper(astronaut.image, astronaut.landmarks, rig=animator.rig)
+    assert animator.face.painter._static is not None and once.painter._static is None
+    rng = np.random.default_rng(2)
+    for _ in range(12):
+        mouth = rng.uniform([0, -1, 0, -1, 0, 0], [1, 1, 1, 1, 1, 1]).astype(np.float32)
+        blink = float(rng.uniform())
+        assert np.array_equal(animator.face.render(mouth, blink), once.render(mouth, blink))

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from facecast.engine import phones as phones_module
 from facecast.engine.audio import Audio, load_audio, resample
 from facecast.engine.phones import (
     ARPABET,
+    FIRST_PIECE,
+    MIN_PIECE,
+    PhoneStream,
     TimedPhone,
     align_phones,
     normalize_phone,
+    piece_bounds,
     recognize_phones,
     transcript_words,
 )
@@ -147,3 +153,82 @@ def test_alignment_follows_the_transcript(flite_speech: tuple[Audio, list[TimedP
     # Words outside the dictionary cannot be aligned.
     assert align_phones(audio, "Bob bought my zzqxv") is None
     assert align_phones(audio, "  ...  ") is None
+
+
+# --- recognition in pieces ------------------------------------------------------------------------
+def sentences_with_pauses(seconds_of_pause: float = 0.5) -> Audio:
+    """Two espeak-ng sentences, each three seconds or more, with a clear pause between them."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    import soundfile as sf
+
+    pieces = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, text in enumerate(
+            (
+                "Bob bought a big map, and Mom paid for the maple pie at the fair.",
+                "Maybe the baby bear wants more pie, but the bakery is closed today.",
+            )
+        ):
+            path = Path(tmp) / f"{index}.wav"
+            subprocess.run(["espeak-ng", "-s", "150", "-w", str(path), text], check=True, timeout=60)
+            samples, rate = sf.read(path, dtype="float32")
+            pieces += [samples, np.zeros(int(seconds_of_pause * rate), np.float32)]
+    return resample(Audio(np.concatenate(pieces), rate), 16000)
+
+
+def test_pieces_are_cut_in_pauses() -> None:
+    audio = sentences_with_pauses()
+    bounds = piece_bounds(audio)
+    assert bounds[0] == 0 and bounds[-1] == len(audio.samples)
+    assert len(bounds) == 3  # one cut, in the pause between the sentences
+    cut = bounds[1]
+    assert np.abs(audio.samples[cut - 1600 : cut + 1600]).max() < 0.01
+    assert cut / 16000 >= FIRST_PIECE and (len(audio.samples) - cut) / 16000 >= MIN_PIECE
+    # Too short to cut, or no pause at all: one piece.
+    assert piece_bounds(Audio(audio.samples[: 16000 * 2], 16000)) == [0, 32000]
+    t = np.arange(16000 * 8) / 16000
+    hum = (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32)
+    assert piece_bounds(Audio(hum, 16000)) == [0, len(hum)]
+
+
+def test_recognition_does_not_depend_on_what_was_recognised_before() -> None:
+    audio = sentences_with_pauses()
+    first = recognize_phones(audio)
+    other = sentences_with_pauses(0.2)
+    recognize_phones(Audio(other.samples[::-1].copy(), 16000))
+    assert recognize_phones(audio) == first
+
+
+def test_a_phone_stream_gives_what_recognize_phones_gives() -> None:
+    audio = sentences_with_pauses()
+    expected = recognize_phones(audio)
+    assert expected is not None
+    with PhoneStream(audio) as stream:
+        assert stream.n_pieces == 2
+        assert stream.known_until() == 0.0
+        known = stream.next_piece()
+        assert known == stream.bounds[1] / 16000
+        assert stream.plausible()
+        first = stream.phones()
+        assert first and first[-1].end <= known + 1e-6
+        assert first == [p for p in expected if p.end <= known + 1e-6][: len(first)]
+        assert stream.next_piece() == float("inf") and stream.done
+        assert stream.result() == expected
+
+
+def test_a_phone_stream_recognises_here_when_its_worker_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    audio = sentences_with_pauses()
+    expected = recognize_phones(audio)
+    monkeypatch.setattr(phones_module, "_WORKER", "import sys; sys.exit(3)")
+    with PhoneStream(audio) as stream:
+        assert stream.result() == expected
+    monkeypatch.setattr(phones_module.sys, "executable", "/nonexistent/python")
+    with PhoneStream(audio) as stream:
+        assert stream.result() == expected
+
+
+def test_a_phone_stream_of_noise_is_not_followed() -> None:
+    noise = (np.random.default_rng(0).standard_normal(16000 * 3) * 0.2).astype(np.float32)
+    with PhoneStream(Audio(noise, 16000)) as stream:
+        assert stream.result() is None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facecast.engine.audio import Audio
-from facecast.engine.phones import ARPABET, TimedPhone
+from facecast.engine.phones import ARPABET, TimedPhone, merge_phones
 from facecast.engine.visemes import (
     MOUTH_PARAMS,
     PARAM_MAX,
@@ -15,6 +15,7 @@ from facecast.engine.visemes import (
     VISEMES,
     mouth_track_from_energy,
     mouth_track_from_phones,
+    settled_frames,
 )
 
 FPS = 25.0
@@ -174,3 +175,28 @@ def test_energy_track_opens_on_sound_and_rests_in_silence() -> None:
 def test_energy_track_of_silence_is_all_rest() -> None:
     track = mouth_track_from_energy(Audio(np.zeros(32000, np.float32), 16000), FPS, 50)
     assert track.values.shape == (50, len(MOUTH_PARAMS)) and np.all(track.values == 0.0)
+
+
+@pytest.mark.parametrize("fps", [5.0, 12.5, 25.0, 30.0, 60.0])
+def test_rows_before_settled_frames_do_not_change_with_later_phones(fps: float) -> None:
+    """A render shows rows while recognition goes on: phones found later must not change them."""
+    rng = np.random.default_rng(int(fps * 10))
+    for _ in range(40):
+        seconds = float(rng.uniform(3.0, 12.0))
+        phones = merge_phones(random_speech(rng, seconds))
+        n = int(np.ceil(seconds * fps))
+        loud = loudness_for(phones, n, fps=fps) * rng.uniform(0.3, 1.0, n).astype(np.float32)
+        full = mouth_track_from_phones(phones, loud, fps, n).values
+        pauses = [p for p in phones if p.phone == "SIL" and p.end - p.start > 0.2 and p.start > 0.3]
+        if pauses and rng.random() < 0.7:  # cut in a pause, as recognition does
+            cut = float(np.mean([pauses[rng.integers(len(pauses))].start, pauses[-1].end]))
+            cut = min(cut, seconds - 0.2)
+        else:
+            cut = float(rng.uniform(0.5, seconds - 0.5))
+        known = [TimedPhone(p.phone, p.start, min(p.end, cut)) for p in phones if p.start < cut]
+        partial = mouth_track_from_phones(merge_phones(known), loud, fps, n).values
+        settled = settled_frames(cut, fps, n)
+        assert np.array_equal(partial[:settled], full[:settled]), (fps, cut, settled)
+        assert settled >= min(n, int((cut - 1.5) * fps))  # and not much is held back
+    assert settled_frames(float("inf"), fps, 17) == 17
+    assert settled_frames(0.1, fps, 17) == 0

@@ -67,6 +67,8 @@ RING_SIDE = 0.32
 RING_CHIN = 0.40
 #: Landmark displacements below this (pixels) count as still.
 STILL_PX = 0.08
+#: Rows per band when the head motion skips the pixels it does not move.
+HEAD_BAND_ROWS = 32
 
 _JAW, _WIDTH, _UPPER, _LOWER, _PRESS, _TONGUE = (
     MOUTH_PARAMS.index(n) for n in ("jaw", "width", "upper_lip", "lower_lip", "press", "tongue")
@@ -355,6 +357,7 @@ class FaceRig:
             self.eye_triangles.append(np.array(mesh_eye, dtype=np.int32))
         self.moving = np.concatenate([self.ctrl, self.free])
         self.chin_y = float(q[oval, 1].max())
+        self._face_cache: tuple[np.ndarray, FaceFrame, np.ndarray] | None = None
 
     # ---------------------------------------------------------------------------------------------
     def spread(self, d: np.ndarray) -> np.ndarray:
@@ -389,8 +392,7 @@ class FaceRig:
             + max(-lower, 0.0) * b["tuck"]
             + press * b["thin"]
         )
-        fr = FaceFrame.of(base)
-        qc = fr.to_face(base[self.ctrl, :2])
+        _, qc = self._face_of(base)
         cur = qc + d
         ux, uy = cur[self._iu, 0], cur[self._iu, 1]
         lx, ly = cur[self._il, 0], cur[self._il, 1]
@@ -443,8 +445,19 @@ class FaceRig:
         full = np.zeros((p.shape[0], 2))
         full[self.ctrl] = d
         full[self.free] = self.spread(d)
-        fr = FaceFrame.of(p)
+        fr, _ = self._face_of(p)
         return p[:, :2] + fr.vectors_to_image(full)
+
+    def _face_of(self, p: np.ndarray) -> tuple[FaceFrame, np.ndarray]:
+        """The face frame of landmarks ``p`` and the control points in it; kept for the last ``p``
+        (a render asks for the same neutral landmarks every frame)."""
+        cached = self._face_cache
+        if cached is not None and cached[0].shape == p.shape and np.array_equal(cached[0], p):
+            return cached[1], cached[2]
+        fr = FaceFrame.of(p)
+        qc = fr.to_face(p[self.ctrl, :2])
+        self._face_cache = (np.array(p, dtype=np.float64), fr, qc)
+        return fr, qc
 
 
 # =================================================================================================
@@ -456,6 +469,10 @@ class MeshWarp:
     ``maps(src, dst)`` gives, for every pixel of the part of the rectangle that moves, where to
     sample the source picture (absolute pixel coordinates, for ``cv2.remap``). Triangles whose
     corners do not move are skipped; pixels outside all moving triangles map to themselves.
+
+    Per frame: one small table of affine maps (one row per moving triangle), the triangle-id image
+    (one ``fillConvexPoly`` per triangle, in order), and the per-pixel maps from a single gather of
+    the table by that image (``cv2.remap`` with nearest sampling) and two multiply-adds.
     """
 
     def __init__(
@@ -471,57 +488,80 @@ class MeshWarp:
         self._gx, self._gy = np.meshgrid(
             np.arange(bx0, bx1, dtype=np.float32), np.arange(by0, by1, dtype=np.float32)
         )
-        self._idx = np.zeros((max(by1 - by0, 1), max(bx1 - bx0, 1)), dtype=np.int32)
+        shape = (max(by1 - by0, 1), max(bx1 - bx0, 1))
+        # Triangle ids as float32: the x map of the gather (its y map is all zeros).
+        self._idx = np.zeros(shape, dtype=np.float32)
+        self._zeros = np.zeros(shape, dtype=np.float32)
+        self._corner = [self.triangles[:, k].copy() for k in range(3)]
 
     def maps(
         self, src: np.ndarray, dst: np.ndarray, still_px: float = STILL_PX
     ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]] | None:
         """(map_x, map_y, (x0, y0, x1, y1)) of the moving sub-rectangle, or None if nothing moves."""
-        ts = np.asarray(src, dtype=np.float64)[self.triangles]
-        td = np.asarray(dst, dtype=np.float64)[self.triangles]
-        sel = np.flatnonzero(np.abs(td - ts).max(axis=(1, 2)) > still_px)
+        src = np.asarray(src, dtype=np.float64)
+        dst = np.asarray(dst, dtype=np.float64)
+        # A triangle moves when one of its corners does (by more than ``still_px`` along x or y).
+        step = np.abs(dst - src)
+        step = np.maximum(step[:, 0], step[:, 1])
+        c0, c1, c2 = self._corner
+        sel = np.flatnonzero(np.maximum(np.maximum(step[c0], step[c1]), step[c2]) > still_px)
         if sel.size == 0:
             return None
-        ts, td = ts[sel], td[sel]
+        tri = self.triangles[sel]
+        ts, td = src[tri], dst[tri]
         bx0, by0, bx1, by1 = self.box
-        lo = np.floor(np.minimum(td.min(axis=(0, 1)), ts.min(axis=(0, 1)))).astype(int) - 1
-        hi = np.ceil(np.maximum(td.max(axis=(0, 1)), ts.max(axis=(0, 1)))).astype(int) + 2
-        x0, y0 = max(int(lo[0]), bx0), max(int(lo[1]), by0)
-        x1, y1 = min(int(hi[0]), bx1), min(int(hi[1]), by1)
+        xs = np.concatenate([ts[:, :, 0].ravel(), td[:, :, 0].ravel()])
+        ys = np.concatenate([ts[:, :, 1].ravel(), td[:, :, 1].ravel()])
+        x0, x1 = max(int(np.floor(xs.min())) - 1, bx0), min(int(np.ceil(xs.max())) + 2, bx1)
+        y0, y1 = max(int(np.floor(ys.min())) - 1, by0), min(int(np.ceil(ys.max())) + 2, by1)
         if x1 <= x0 or y1 <= y0:
             return None
         n = len(sel)
-        # Affine dst -> src per triangle: [x y 1] @ A = [sx sy].
         # Affine dst -> src per triangle, closed form (batched LAPACK is slow on 3 x 3 systems):
         # src = s0 + F @ inv(E) @ (dst - d0), with E, F the triangles' edge vectors as columns.
-        e1, e2 = td[:, 1] - td[:, 0], td[:, 2] - td[:, 0]
-        f1, f2 = ts[:, 1] - ts[:, 0], ts[:, 2] - ts[:, 0]
-        det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+        d0, s0 = td[:, 0], ts[:, 0]
+        e = td[:, 1:] - td[:, :1]  # rows: e1, e2
+        f = ts[:, 1:] - ts[:, :1]
+        det = e[:, 0, 0] * e[:, 1, 1] - e[:, 1, 0] * e[:, 0, 1]
         good = np.abs(det) > 2e-2
         inv = 1.0 / np.where(good, det, 1.0)
-        # Rows of inv(E): ( e2y, -e2x) / det and (-e1y, e1x) / det.
-        r1 = np.stack([e2[:, 1], -e2[:, 0]], axis=1) * inv[:, None]
-        r2 = np.stack([-e1[:, 1], e1[:, 0]], axis=1) * inv[:, None]
-        a_x = f1[:, 0, None] * r1 + f2[:, 0, None] * r2  # d(src x) / d(dst x, dst y)
-        a_y = f1[:, 1, None] * r1 + f2[:, 1, None] * r2
-        d0, s0 = td[:, 0], ts[:, 0]
-        table = np.zeros((n + 1, 6))
-        table[:, 0] = table[:, 3] = 1.0  # the last row: identity (pixels no triangle covers)
-        table[:n, 0], table[:n, 2] = a_x[:, 0], a_x[:, 1]
-        table[:n, 1], table[:n, 3] = a_y[:, 0], a_y[:, 1]
-        table[:n, 4] = s0[:, 0] - a_x[:, 0] * d0[:, 0] - a_x[:, 1] * d0[:, 1]
-        table[:n, 5] = s0[:, 1] - a_y[:, 0] * d0[:, 0] - a_y[:, 1] * d0[:, 1]
+        # inv(E) = [[e2y, -e2x], [-e1y, e1x]] / det; A = F @ inv(E), one 2 x 2 per triangle.
+        inv_e = np.empty((n, 2, 2))
+        inv_e[:, 0, 0] = e[:, 1, 1]
+        inv_e[:, 0, 1] = -e[:, 1, 0]
+        inv_e[:, 1, 0] = -e[:, 0, 1]
+        inv_e[:, 1, 1] = e[:, 0, 0]
+        inv_e *= inv[:, None, None]
+        # a[:, i, j] = d(src i) / d(dst j)
+        a = f[:, 0, :, None] * inv_e[:, None, 0, :] + f[:, 1, :, None] * inv_e[:, None, 1, :]
+        # Table row per triangle: (d sx/dx, d sy/dx, d sx/dy, d sy/dy, sx at 0, sy at 0); the last
+        # row is the identity, for pixels no triangle covers.
+        table = np.zeros((1, n + 1, 6))
+        table[0, :n, 0:2] = a[:, :, 0]
+        table[0, :n, 2:4] = a[:, :, 1]
+        table[0, :n, 4:6] = s0 - a[:, :, 0] * d0[:, 0, None] - a[:, :, 1] * d0[:, 1, None]
+        table[0, n, 0] = table[0, n, 3] = 1.0
         idx = self._idx[: y1 - y0, : x1 - x0]
-        idx.fill(n)
+        idx.fill(float(n))
+        fill = cv2.fillConvexPoly
         corners = np.round((td - (x0, y0)) * 16.0).astype(np.int32)
-        for k in np.flatnonzero(good):  # in the given order: later triangles cover earlier ones
-            cv2.fillConvexPoly(idx, corners[k], (float(k),), cv2.LINE_8, 4)
-        t = table.astype(np.float32)
+        for k in np.flatnonzero(good).tolist():  # in the given order: later triangles cover earlier ones
+            fill(idx, corners[k], k, cv2.LINE_8, 4)
+        per_pixel = cv2.remap(
+            table.astype(np.float32), idx, self._zeros[: y1 - y0, : x1 - x0], cv2.INTER_NEAREST
+        )
+        ax, ay, bx, by, cx, cy = cv2.split(per_pixel)
         gx = self._gx[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
         gy = self._gy[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0]
-        map_x = t[:, 0][idx] * gx + t[:, 2][idx] * gy + t[:, 4][idx]
-        map_y = t[:, 1][idx] * gx + t[:, 3][idx] * gy + t[:, 5][idx]
-        return map_x, map_y, (x0, y0, x1, y1)
+        ax *= gx
+        bx *= gy
+        ax += bx
+        ax += cx
+        ay *= gx
+        by *= gy
+        ay += by
+        ay += cy
+        return ax, ay, (x0, y0, x1, y1)
 
 
 # =================================================================================================
@@ -813,6 +853,26 @@ class MouthPainter:
         self.u = uv[..., 0].astype(np.float32)
         self.v = uv[..., 1].astype(np.float32)
         self._teeth_layer(image, p, base_p, teeth)
+        self._static: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray]] | None = None
+
+    def keep_static_layers(self) -> None:
+        """Compute once, over the whole paint box, what depends on the pixel alone: the lower teeth
+        along the row and the tongue's tip at the upper teeth. Worth it for a painter that paints
+        many frames (a portrait's); a painter used once computes them where it paints."""
+        self._static = (self._lower_teeth_layer(self.u), self._tip_layer(self.u, self.v))
+
+    def _lower_teeth_layer(self, u: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Profile, light, gaps and shortening of the lower teeth at ``u``; where they show at all."""
+        prof = np.clip(1.0 - (u / (0.55 * self.half_width)) ** 2, 0.0, 1.0) ** 0.8
+        recede, seam, short = _teeth_shape(u, LOWER_TEETH_WIDTHS, LOWER_TEETH_SHORTER, 0.006, self.iod)
+        return prof, recede, seam, short, prof > 0.05, _smoothstep(0.0, 0.25, recede)
+
+    def _tip_layer(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Coverage and colour of the tongue's tip behind the upper teeth."""
+        cy = self._teeth_edge_mid + 0.015
+        r2 = (u / 0.16) ** 2 + ((v - cy) / 0.045) ** 2
+        tip = (np.clip((1.0 - r2) * 1.6, 0.0, 1.0) * 0.85)[..., None]
+        return tip, self.look.tongue * (0.8 + 0.2 * np.clip((v - cy) / 0.045, -1.0, 1.0))[..., None]
 
     def _face_curve(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q = self.frame.to_face(pts) - self.center
@@ -1009,23 +1069,26 @@ class MouthPainter:
             col = col + (look.tongue * shade[..., None] - col) * a[..., None]
         tip = None
         if m[_TONGUE] > 0.01:  # the tongue's tip at the upper teeth (behind them; between them for th)
-            cy = self._teeth_edge_mid + 0.015
-            r2 = (u / 0.16) ** 2 + ((v - cy) / 0.045) ** 2
-            tip = (np.clip((1.0 - r2) * 1.6, 0.0, 1.0) * 0.85)[..., None]
-            tip_col = look.tongue * (0.8 + 0.2 * np.clip((v - cy) / 0.045, -1.0, 1.0))[..., None]
+            if self._static is None:
+                tip, tip_col = self._tip_layer(u, v)
+            else:
+                tip, tip_col = self._static[1][0][sl], self._static[1][1][sl]
             col = col + (tip_col - col) * (tip * float(m[_TONGUE]))
         # Lower teeth, fixed to the lower jaw: only when it opens wide or the lower lip drops.
         show = LOWER_TEETH_SHOW * float(_smoothstep(0.45, 1.0, m[_JAW])) + 0.025 * max(float(m[_LOWER]), 0.0)
         if show > 0.012:
-            prof = np.clip(1.0 - (u / (0.55 * self.half_width)) ** 2, 0.0, 1.0) ** 0.8
-            recede, seam, short = _teeth_shape(u, LOWER_TEETH_WIDTHS, LOWER_TEETH_SHORTER, 0.006, iod)
+            if self._static is None:
+                lower = self._lower_teeth_layer(u)
+            else:
+                lower = tuple(x[sl] for x in self._static[0])
+            prof, recede, seam, short, wide, visible = lower
             edge_l = bottom - show * prof + short
             down = np.clip((v - edge_l) / max(show, 1e-3), 0.0, 1.0)
             light = LOWER_TEETH_DIM * through * recede * (1.0 - 0.3 * down) * (1.0 - 0.7 * side)
             light = light * (1.0 - seam * (0.06 + 0.1 * (1.0 - _smoothstep(0.0, 0.3, down))))
             fade = float(_smoothstep(0.012, 0.03, show))
-            a = np.clip((v - edge_l) * iod + 0.5, 0.0, 1.0) * (prof > 0.05) * fade
-            a = a * _smoothstep(0.0, 0.25, recede)
+            a = np.clip((v - edge_l) * iod + 0.5, 0.0, 1.0) * wide * fade
+            a = a * visible
             lower_col = self._in_shadow(self._teeth_colour(light, recede), light)
             a = a * _smoothstep(0.05, 0.35, light)  # deep in shadow: no brighter than the cavity
             col = col + (lower_col - col) * a[..., None]
@@ -1266,14 +1329,22 @@ class HeadMotion:
             np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32)
         )
         self.pivot = fr.to_image(np.array([0.0, chin + 0.35]))
+        # Where the head moves at all (a > 0 once upsampled), as bands of rows with their column
+        # span: pixels outside them would map exactly onto themselves, so remapping skips them.
+        support = cv2.resize(a, (bw, bh), interpolation=cv2.INTER_LINEAR) > 0
+        self._bands: list[tuple[int, int, int, int]] = []
+        for r0 in range(0, bh, HEAD_BAND_ROWS):
+            cols = np.flatnonzero(support[r0 : r0 + HEAD_BAND_ROWS].any(axis=0))
+            if cols.size:
+                self._bands.append((r0, min(r0 + HEAD_BAND_ROWS, bh), int(cols[0]), int(cols[-1]) + 1))
 
-    def apply(self, out: np.ndarray, head: np.ndarray) -> None:
-        """Move the head of ``out`` in place by one row of the motion track (roll, dx, dy, scale)."""
+    def maps(self, head: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Absolute sampling maps over ``box`` for one row of the motion track, None when still."""
         row = np.nan_to_num(np.asarray(head, dtype=np.float64).ravel())
         roll, dx, dy, scale = (list(row[:4]) + [0.0, 0.0, 0.0, 1.0][row.size :])[:4]
         scale = float(np.clip(scale, 0.5, 2.0)) if scale > 0 else 1.0
         if abs(roll) < 1e-3 and abs(dx) < 1e-4 and abs(dy) < 1e-4 and abs(scale - 1.0) < 1e-5:
-            return
+            return None
         th = np.radians(roll)
         c, s = np.cos(th), np.sin(th)
         rot_t = np.array([[c, s], [-s, c]])  # inverse of the clockwise-on-screen rotation
@@ -1288,7 +1359,27 @@ class HeadMotion:
         my = cv2.resize(dyl.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
         mx += self._gx
         my += self._gy
-        out[y0:y1, x0:x1] = cv2.remap(out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return mx, my
+
+    def apply(self, out: np.ndarray, head: np.ndarray) -> None:
+        """Move the head of ``out`` in place by one row of the motion track (roll, dx, dy, scale)."""
+        got = self.maps(head)
+        if got is None:
+            return
+        mx, my = got
+        x0, y0, x1, y1 = self.box
+        moved = np.empty((y1 - y0, x1 - x0, 3), dtype=np.uint8)
+        for r0, r1, c0, c1 in self._bands:  # sampled from ``out`` as it was, so written afterwards
+            cv2.remap(
+                out,
+                mx[r0:r1, c0:c1],
+                my[r0:r1, c0:c1],
+                cv2.INTER_LINEAR,
+                dst=moved[r0:r1, c0:c1],
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        for r0, r1, c0, c1 in self._bands:
+            out[y0 + r0 : y0 + r1, x0 + c0 : x0 + c1] = moved[r0:r1, c0:c1]
 
 
 # =================================================================================================
@@ -1296,6 +1387,9 @@ class HeadMotion:
 # =================================================================================================
 class PhotoAnimator:
     """Landmark-driven warping of one portrait. Construction precomputes; ``frame`` is the hot path."""
+
+    #: ``frames`` reads row i of the tracks only when frame i is asked for (see ``render.Renderer``).
+    lazy_tracks = True
 
     def __init__(self, pack: AvatarPack) -> None:
         self.pack = pack
@@ -1313,6 +1407,7 @@ class PhotoAnimator:
             gate = cv2.GaussianBlur(inside.astype(np.float32), (2 * r + 1, 2 * r + 1), r / 2.0)
         self.rig = FaceRig(pack.landmarks)
         self.face = FaceWarper(self._image, pack.landmarks, rig=self.rig, gate=gate)
+        self.face.painter.keep_static_layers()
         self.head = HeadMotion(self._image.shape, pack.landmarks, mask, full_background=pack.full_background)
 
     @property

@@ -370,6 +370,22 @@ def mouth_track_from_phones(
     return MouthTrack(fps=fps, values=_finish(values))
 
 
+def settled_frames(known_until: float, fps: float, n_frames: int) -> int:
+    """How many leading rows of ``mouth_track_from_phones`` stay as they are when phones are added
+    that start at or after ``known_until`` seconds (and a pause that ends there runs on).
+
+    A phone reaches ``_REACH`` s ahead of its (led) start through its dominance and a few frames
+    more through pauses, closures and smoothing; the rows before that are final, bit for bit, so
+    a render can show them while the rest of the speech is still being recognised.
+    """
+    if math.isinf(known_until):
+        return max(0, n_frames)
+    reach = LEAD + _REACH + 2.0 * _GRID
+    guard = max(round(MIN_PAUSE * fps), round(PAUSE_ANTICIPATION * fps), 1) + 3
+    first = math.floor((known_until - reach) * fps) - 1 - guard
+    return int(min(max(first, 0), max(0, n_frames)))
+
+
 def _finish(values: np.ndarray) -> np.ndarray:
     out = np.clip(values, PARAM_MIN[None, :], PARAM_MAX[None, :]).astype(np.float32)
     out[np.abs(out) < 1e-6] = 0.0
