@@ -51,17 +51,17 @@ VISEMES: dict[str, tuple[float, float, float, float, float, float]] = {
     "rest": (0.00, 0.00, 0.00, 0.00, 0.0, 0.0),
     "PBM": (0.00, 0.00, 0.00, 0.00, 1.0, 0.0),  # lips pressed together
     "FV": (0.08, 0.15, 0.30, -1.00, 0.0, 0.0),  # lower lip under the upper teeth
-    "TH": (0.22, 0.15, 0.25, 0.25, 0.0, 1.0),  # tongue tip between the teeth
-    "TDNL": (0.25, 0.20, 0.25, 0.25, 0.0, 0.6),  # tongue tip on the ridge
-    "KG": (0.32, 0.15, 0.20, 0.30, 0.0, 0.0),  # back of the tongue, slightly open
-    "CHSH": (0.18, -0.55, 0.50, 0.45, 0.0, 0.0),  # lips pushed out, teeth close
-    "SZ": (0.10, 0.45, 0.35, 0.30, 0.0, 0.0),  # teeth together, lips apart
-    "R": (0.25, -0.45, 0.25, 0.20, 0.0, 0.0),  # r, er: a little rounded
-    "AA": (0.90, 0.15, 0.35, 0.60, 0.0, 0.0),  # wide open: father
-    "AH": (0.60, 0.10, 0.30, 0.45, 0.0, 0.0),  # open, neutral: but, about
-    "EH": (0.55, 0.50, 0.40, 0.45, 0.0, 0.0),  # mid, spread: bed, cat
+    "TH": (0.12, 0.15, 0.25, 0.25, 0.0, 1.0),  # tongue tip between the teeth
+    "TDNL": (0.12, 0.20, 0.25, 0.25, 0.0, 0.6),  # tongue tip on the ridge
+    "KG": (0.18, 0.15, 0.20, 0.30, 0.0, 0.0),  # back of the tongue, slightly open
+    "CHSH": (0.08, -0.55, 0.50, 0.45, 0.0, 0.0),  # lips pushed out, teeth close
+    "SZ": (0.04, 0.45, 0.35, 0.30, 0.0, 0.0),  # teeth together, lips apart
+    "R": (0.15, -0.45, 0.25, 0.20, 0.0, 0.0),  # r, er: a little rounded
+    "AA": (1.00, 0.15, 0.35, 0.60, 0.0, 0.0),  # wide open: father
+    "AH": (0.72, 0.10, 0.30, 0.45, 0.0, 0.0),  # open, neutral: but, about
+    "EH": (0.66, 0.50, 0.40, 0.45, 0.0, 0.0),  # mid, spread: bed, cat
     "IH": (0.28, 0.80, 0.40, 0.30, 0.0, 0.0),  # small, spread: sit, see
-    "AO": (0.62, -0.60, 0.20, 0.40, 0.0, 0.0),  # round, open: law, go
+    "AO": (0.72, -0.60, 0.20, 0.40, 0.0, 0.0),  # round, open: law, go
     "UW": (0.20, -1.00, 0.15, 0.15, 0.0, 0.0),  # round, small: boot, w
 }
 
@@ -131,13 +131,21 @@ PAUSE_RELEASE = 0.12
 PAUSE_ANTICIPATION = 0.08
 #: Closure on p/b/m holds at least this many frames.
 MIN_CLOSURE_FRAMES = 2
+#: A long p/b/m closure drops end frames that are this much louder than its quietest frame.
+CLOSURE_EDGE_LOUDER = 0.25
 #: Loudness scaling of the opening: a whisper opens to this fraction of a loud vowel.
-QUIET_OPENING = 0.45
+QUIET_OPENING = 0.3
 #: Share of the jaw opening that follows the loudness directly rather than the phones.
-JAW_FROM_LOUDNESS = 0.3
+JAW_FROM_LOUDNESS = 0.75
+
+#: That share's jaw opening at the faintest and at the loudest sound.
+SYLLABLE_JAW = (0.1, 0.95)
+
+#: Largest jaw movement between a p/b/m closure and the frame next to it.
+MAX_JAW_STEP = 0.5
 
 #: How far the frame next to a p/b/m closure is pulled towards it, per column.
-_CLOSURE_EASE = np.array([0.25, 0.25, 0.25, 0.25, 0.5, 0.25])
+_CLOSURE_EASE = np.array([0.2, 0.2, 0.2, 0.2, 0.3, 0.2])
 
 _GRID = 0.005  # seconds per dominance-grid sample
 _REACH = 0.35  # seconds beyond a segment where its dominance is still computed
@@ -260,10 +268,7 @@ def _smooth3(x: np.ndarray) -> np.ndarray:
 
 def _opening_gain(loudness: np.ndarray) -> np.ndarray:
     """Loudness (held over short dips such as stop closures) to a gain on the mouth opening."""
-    held = loudness.copy()
-    if len(held) >= 3:
-        held[1:-1] = np.maximum.reduce([loudness[:-2], loudness[1:-1], loudness[2:]])
-    held = _smooth3(held)
+    held = _smooth3(loudness)
     return QUIET_OPENING + (1.0 - QUIET_OPENING) * np.clip(held, 0.0, 1.0) ** 0.7
 
 
@@ -287,7 +292,9 @@ def _frame_coverage(phones: Sequence[TimedPhone], fps: float, n_frames: int, nam
     return np.clip(cover, 0.0, 1.0)
 
 
-def _closure_frames(phones: Sequence[TimedPhone], fps: float, n_frames: int) -> list[list[int]]:
+def _closure_frames(
+    phones: Sequence[TimedPhone], fps: float, n_frames: int, loudness: np.ndarray | None = None
+) -> list[list[int]]:
     """For each p/b/m, the frames that show the full closure (at least ``MIN_CLOSURE_FRAMES``)."""
     out: list[list[int]] = []
     for p in phones:
@@ -306,6 +313,32 @@ def _closure_frames(phones: Sequence[TimedPhone], fps: float, n_frames: int) -> 
             first = int(math.floor(centre - (MIN_CLOSURE_FRAMES - 1) / 2.0 + 0.5))
             first = min(max(0, first), max(0, n_frames - MIN_CLOSURE_FRAMES))
             frames = list(range(first, min(n_frames, first + MIN_CLOSURE_FRAMES)))
+        if frames and loudness is not None:
+            # Phone boundaries are only good to a frame or so; the lips are shut while the sound
+            # is (a stop's silence, an m's murmur), so slide the closure a frame towards the
+            # quietest place.
+            # A long closure whose ends are much louder than its middle: the phone's edges are
+            # the neighbouring vowels', not the lips' closure.
+            while len(frames) > MIN_CLOSURE_FRAMES:
+                quiet = min(float(loudness[i]) for i in frames)
+                end = 0 if loudness[frames[0]] >= loudness[frames[-1]] else -1
+                if float(loudness[frames[end]]) <= quiet + CLOSURE_EDGE_LOUDER:
+                    break
+                frames.pop(end)
+            k = len(frames)
+            best = min(
+                (
+                    s
+                    for s in (0, -1, 1)
+                    if s == 0
+                    or (
+                        max(0, int(p.start * fps)) <= frames[0] + s
+                        and frames[-1] + s <= min(n_frames - 1, int(p.end * fps) + 1)
+                    )
+                ),
+                key=lambda s: (float(loudness[frames[0] + s : frames[0] + s + k].sum()), abs(s)),
+            )
+            frames = [i + best for i in frames]
         if frames:
             out.append(frames)
     return out
@@ -327,15 +360,22 @@ def mouth_track_from_phones(
     gain = _opening_gain(loud)
     values[:, _JAW] *= gain
     values[:, _LOWER] = np.where(values[:, _LOWER] > 0, values[:, _LOWER] * gain, values[:, _LOWER])
-    values[:, _UPPER] *= 0.6 + 0.4 * gain
+    values[:, _UPPER] *= 0.3 + 0.7 * gain
     values[:, _WIDTH] *= 0.7 + 0.3 * gain
     # A share of the jaw follows the syllable rhythm of the sound itself: robust to recognition
     # errors, and what a viewer checks first.
     energy_shape = _energy_shape(loud, fps)
-    syllables = energy_shape[:, _JAW]
+    syllables = _attack_release(
+        np.where(loud > 0, SYLLABLE_JAW[0] + (SYLLABLE_JAW[1] - SYLLABLE_JAW[0]) * loud, 0.0),
+        fps,
+        attack=0.025,
+        release=0.06,
+    )
     # (Only where the phones open the jaw at all: closures and pauses stay closed.)
     opened = np.clip(values[:, _JAW] / 0.15, 0.0, 1.0)
-    values[:, _JAW] = (1.0 - JAW_FROM_LOUDNESS) * values[:, _JAW] + JAW_FROM_LOUDNESS * syllables * opened
+    # (And only where there is sound: before it the phones' anticipation leads the jaw.)
+    share = JAW_FROM_LOUDNESS * np.clip(loud / 0.1, 0.0, 1.0)
+    values[:, _JAW] = (1.0 - share) * values[:, _JAW] + share * syllables * opened
 
     # Sound where the recogniser heard silence (a missed word): follow the loudness instead.
     silent_phone = _frame_coverage(phones, fps, n_frames, {"SIL"})
@@ -348,7 +388,7 @@ def mouth_track_from_phones(
 
     # p, b, m: full closure, eased in and out by the frame either side (the lips there are half
     # way to contact, the jaw a quarter of the way to closed).
-    closures = _closure_frames(phones, fps, n_frames)
+    closures = _closure_frames(phones, fps, n_frames, loud)
     closed = np.zeros(n_frames, dtype=bool)
     hold = np.zeros((n_frames, len(MOUTH_PARAMS)))
     for frames in closures:
@@ -358,6 +398,9 @@ def mouth_track_from_phones(
                 hold[i] = np.maximum(hold[i], _CLOSURE_EASE)
     hold[closed] = 1.0
     values = values * (1.0 - hold) + _TARGETS["PBM"][None, :] * hold
+    # The jaw cannot swing further than ``MAX_JAW_STEP`` in a frame out of or into a closure.
+    eased = (hold > 0).any(axis=1) & ~closed
+    values[eased, _JAW] = np.minimum(values[eased, _JAW], MAX_JAW_STEP)
 
     # Pauses: silence in the phones (while quiet) or in the audio -> rest, exactly.
     pause = (loud <= 0.0) | ((silent_phone >= 0.5) & (loud < 0.1))
