@@ -319,10 +319,13 @@ def _closure_frames(
             # quietest place.
             # A long closure whose ends are much louder than its middle: the phone's edges are
             # the neighbouring vowels', not the lips' closure.
+            # Whatever slides or shrinks, the lips stay shut at the middle of the phone.
+            mid = min(n_frames - 1, int((p.start + p.end) / 2 * fps))
+            keep = mid if frames[0] <= mid <= frames[-1] else None
             while len(frames) > MIN_CLOSURE_FRAMES:
                 quiet = min(float(loudness[i]) for i in frames)
                 end = 0 if loudness[frames[0]] >= loudness[frames[-1]] else -1
-                if float(loudness[frames[end]]) <= quiet + CLOSURE_EDGE_LOUDER:
+                if float(loudness[frames[end]]) <= quiet + CLOSURE_EDGE_LOUDER or frames[end] == keep:
                     break
                 frames.pop(end)
             k = len(frames)
@@ -334,6 +337,7 @@ def _closure_frames(
                     or (
                         max(0, int(p.start * fps)) <= frames[0] + s
                         and frames[-1] + s <= min(n_frames - 1, int(p.end * fps) + 1)
+                        and (keep is None or frames[0] + s <= keep <= frames[-1] + s)
                     )
                 ),
                 key=lambda s: (float(loudness[frames[0] + s : frames[0] + s + k].sum()), abs(s)),
