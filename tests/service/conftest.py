@@ -10,6 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from facecast.service.auth import Caller, authenticate, create_key
+from facecast.service.domain import Service
+from facecast.service.queue import JobQueue
+from facecast.service.settings import Settings
 from tests.service.harness import PG_BASE, Server, portrait_jpeg, portrait_png, speech_wav
 
 #: The session server's limits, small enough for the tests to reach.
@@ -73,6 +77,22 @@ def long_wav() -> bytes:
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture()
+def service(tmp_path: Path) -> Service:
+    """The domain layer in-process on a fresh SQLite database (short heartbeats, two attempts)."""
+    settings = Settings(data_dir=tmp_path, heartbeat_timeout=5, max_attempts=2)
+    svc = Service(settings, queue=JobQueue(settings))
+    svc.db.migrate()
+    return svc
+
+
+@pytest.fixture()
+def caller(service: Service) -> Caller:
+    with service.db.transaction() as session:
+        key, _ = create_key(session, "alice")
+        return authenticate(session, key)
 
 
 @pytest.fixture()

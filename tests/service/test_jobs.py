@@ -23,25 +23,9 @@ from facecast.service.auth import (
 from facecast.service.domain import RenderedVideo, Service
 from facecast.service.jobs import Worker, reap, requeue_lost_messages
 from facecast.service.models import Account, Avatar, Job, JobStatus, utcnow
-from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings
 from facecast.service.storage import UrlSigner
 from tests.service.harness import PG_BASE
-
-
-@pytest.fixture()
-def service(tmp_path: Path) -> Service:
-    settings = Settings(data_dir=tmp_path, heartbeat_timeout=5, max_attempts=2)
-    svc = Service(settings, queue=JobQueue(settings))
-    svc.db.migrate()
-    return svc
-
-
-@pytest.fixture()
-def caller(service: Service) -> Caller:
-    with service.db.transaction() as session:
-        key, account = create_key(session, "alice")
-        return authenticate(session, key)
 
 
 def _job(service: Service, caller: Caller, status: JobStatus = JobStatus.QUEUED) -> Job:

@@ -14,12 +14,10 @@ import pytest
 
 from facecast.engine.encode import probe
 from facecast.errors import Conflict
-from facecast.service.auth import Caller, authenticate, create_key
+from facecast.service.auth import Caller
 from facecast.service.domain import Service, VideoRequest
 from facecast.service.jobs import Worker, reap_avatars, requeue_lost_avatars
 from facecast.service.models import Avatar, AvatarStatus, utcnow
-from facecast.service.queue import JobQueue
-from facecast.service.settings import Settings
 from tests.service.harness import (
     Server,
     faceless_clip,
@@ -144,21 +142,6 @@ def test_the_stock_video_avatar_is_listed_and_renders(api: httpx.Client, tmp_pat
 
 
 # --- the preparation machinery, in-process ---------------------------------------------------------
-@pytest.fixture()
-def service(tmp_path: Path) -> Service:
-    settings = Settings(data_dir=tmp_path, heartbeat_timeout=5, max_attempts=2)
-    svc = Service(settings, queue=JobQueue(settings))
-    svc.db.migrate()
-    return svc
-
-
-@pytest.fixture()
-def caller(service: Service) -> Caller:
-    with service.db.transaction() as session:
-        key, _ = create_key(session, "alice")
-        return authenticate(session, key)
-
-
 def _avatar(service: Service, caller: Caller, status: AvatarStatus, error: str | None = None) -> str:
     avatar_id = f"clip-{status.value}"
     with service.db.transaction() as session:

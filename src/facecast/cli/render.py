@@ -11,8 +11,12 @@ import hashlib
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facecast.errors import InvalidInput
+
+if TYPE_CHECKING:  # the engine loads only when a command runs, so `facecast --help` stays quick
+    from facecast.engine import Audio, AvatarPack, TimedPhone
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,7 +73,7 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("FACECAST_CACHE_DIR") or user_cache_dir("facecast")) / "packs"
 
 
-def _prepared_photo(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _prepared_photo(args: argparse.Namespace) -> AvatarPack:
     """The avatar pack for ``--image``, from the cache when the same picture was prepared before."""
     from facecast.engine import AvatarPack, prepare_avatar
     from facecast.engine.pack import PACK_VERSION
@@ -93,7 +97,7 @@ def _prepared_photo(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return pack
 
 
-def _speech(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _speech(args: argparse.Namespace) -> tuple[Audio, list[TimedPhone] | None]:
     """(audio, phones) from --audio, or synthesised from --text with --voice."""
     from facecast.engine import load_audio
 
@@ -144,7 +148,7 @@ def run_render(args: argparse.Namespace) -> int:
         if args.video is not None:
             if args.full_background:
                 print("facecast: note: --full-background does not apply to video avatars", file=sys.stderr)
-            from facecast.engine.clip import render_clip_avatar  # type: ignore[attr-defined]
+            from facecast.engine.clip import render_clip_avatar
 
             result = render_clip_avatar(args.video, audio, args.output, phones=phones, options=options,
                                         on_progress=on_progress)
