@@ -8,18 +8,13 @@ import pytest
 from skimage import data
 
 from facecast.engine import face
-from facecast.engine.animate import (
-    STILL_PX,
-    FaceFrame,
-    FaceRig,
-    FaceWarper,
-    MeshWarp,
-    MouthLook,
-    PhotoAnimator,
-    resync_mouth,
-)
+from facecast.engine.animate import FaceWarper, PhotoAnimator, resync_mouth
+from facecast.engine.face import FaceFrame
+from facecast.engine.mouth import MouthLook
 from facecast.engine.pack import AvatarPack
+from facecast.engine.rig import FaceRig
 from facecast.engine.visemes import MOUTH_PARAMS
+from facecast.engine.warp import STILL_PX, MeshWarp
 
 REST = np.zeros(len(MOUTH_PARAMS), np.float32)
 STILL = np.array([0.0, 0.0, 0.0, 1.0], np.float32)

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from facecast.engine import face
-from facecast.engine.animate import FaceRig, FaceWarper, MouthLook, refine_lips
+from facecast.engine.animate import FaceWarper
+from facecast.engine.mouth import MouthLook, refine_lips
+from facecast.engine.rig import FaceRig
 from facecast.engine.audio import Audio
 from facecast.engine.clip import VideoAvatarPack
 from facecast.engine.geometry import apply_affine, fit_affine

@@ -286,19 +286,51 @@ def roll_degrees(points: np.ndarray) -> np.ndarray | float:
     return float(r) if np.ndim(r) == 0 else r
 
 
+@dataclass(frozen=True)
+class FaceFrame:
+    """A face-aligned frame: origin between the eyes, x along the eye line (image-right for an
+    upright face), y toward the mouth, unit = inter-ocular distance ``iod`` (pixels)."""
+
+    origin: np.ndarray
+    axes: np.ndarray  # rows: x axis, y axis (unit vectors in image pixels)
+    iod: float
+
+    @classmethod
+    def of(cls, landmarks: np.ndarray) -> FaceFrame:
+        p = np.asarray(landmarks, dtype=np.float64)
+        left, right = eye_centers(p)
+        mid = (left + right) / 2.0
+        ex = left - right  # the subject's left eye is on the image right of an unmirrored picture
+        iod = float(np.hypot(ex[0], ex[1]))
+        if iod < 1e-6:
+            raise ValueError("degenerate landmarks: the eyes coincide")
+        ex = ex / iod
+        ey = np.array([-ex[1], ex[0]])
+        if float(ey @ (p[list(LIPS), :2].mean(axis=0) - mid)) < 0:  # mirrored picture
+            ex, ey = -ex, -ey
+        return cls(mid, np.stack([ex, ey]), iod)
+
+    def to_face(self, xy: np.ndarray) -> np.ndarray:
+        return ((np.asarray(xy, dtype=np.float64)[..., :2] - self.origin) @ self.axes.T) / self.iod
+
+    def to_image(self, uv: np.ndarray) -> np.ndarray:
+        return self.origin + (np.asarray(uv, dtype=np.float64) * self.iod) @ self.axes
+
+    def vectors_to_image(self, d: np.ndarray) -> np.ndarray:
+        return (np.asarray(d, dtype=np.float64) * self.iod) @ self.axes
+
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 2x3 map from image pixels to this frame (apply with ``geometry.apply_affine``)."""
+        rot = self.axes / self.iod
+        return np.hstack([rot, -(rot @ self.origin)[:, None]])
+
+
 def face_frame(points: np.ndarray) -> np.ndarray:
-    """The 2x3 similarity map from image pixels to the face-aligned frame of one face's landmarks
-    [478, >=2]: origin between the eye centres, x along the eye line (image-left to image-right
-    eye), unit = the inter-ocular distance. Apply it with ``geometry.apply_affine``."""
-    left, right = eye_centers(points)
-    if left[0] > right[0]:
-        left, right = right, left
-    centre = (left + right) / 2.0
-    axis = right - left
-    scale = max(float(np.hypot(*axis)), 1e-6)
-    cos, sin = axis / scale
-    rot = np.array([[cos, sin], [-sin, cos]], np.float64) / scale
-    return np.hstack([rot, -(rot @ centre)[:, None]])
+    """The 2x3 similarity map from image pixels to the face-aligned frame (``FaceFrame``) of one
+    face's landmarks [478, >=2]. Apply it with ``geometry.apply_affine``."""
+    return FaceFrame.of(points).matrix
 
 
 def _opening(points: np.ndarray, upper: tuple[int, ...], lower: tuple[int, ...]) -> np.ndarray:
