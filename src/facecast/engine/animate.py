@@ -17,14 +17,18 @@ from facecast.engine.head import HeadMotion
 from facecast.engine.motion import MotionTrack
 from facecast.engine.mouth import MouthLook, MouthPainter, refine_lips
 from facecast.engine.pack import AvatarPack
-from facecast.engine.rig import _PRESS, FaceRig, _as_points, mouth_vector
+from facecast.engine.rig import _PRESS, FaceRig, _as_points, absolute_mouth, mouth_vector
 from facecast.engine.visemes import MouthTrack
 from facecast.engine.warp import MeshWarp, _soften_along
-
 
 # =================================================================================================
 # Mouth, jaw and eyelids of one picture
 # =================================================================================================
+#: A portrait whose lips are further apart than this at rest (face units) was caught mid-word: it
+#: rests with its lips together rather than open.
+MID_WORD_GAP = 0.2
+
+
 class FaceWarper:
     """Moves the mouth, jaw and eyelids of one picture: a portrait, or one frame of a video avatar.
 
@@ -74,12 +78,20 @@ class FaceWarper:
             self.image, p, self.rig, self.mouth_warp.box, base=self.neutral, look=look, teeth=teeth
         )
         self.gate = None if gate is None else np.asarray(gate, dtype=np.float32)
+        # Speech opens the mouth to an absolute gap: a portrait that shows its teeth at rest does not
+        # add the speech's opening on top; one caught mid-word rests with its lips together.
+        self.rest_gap = self.rig.rest_gap(self.neutral)
+        self.rest_target = 0.0 if self.rest_gap > MID_WORD_GAP else self.rest_gap
 
     def target_points(self, mouth: np.ndarray, blink: float = 0.0) -> np.ndarray:
         """The warp's target vertices (landmarks then ring) for one mouth row and blink."""
+        shape, close = absolute_mouth(mouth, self.rest_gap, self.rest_target)
+        return self._targets(shape, blink, close)
+
+    def _targets(self, shape: np.ndarray, blink: float, close: float) -> np.ndarray:
         dst = self.src.copy()
         moving = self.rig.moving
-        dst[moving] = self.rig.targets(self.neutral, mouth, blink)[moving]
+        dst[moving] = self.rig.targets(self.neutral, shape, blink, close)[moving]
         return dst
 
     def _remap(
@@ -103,10 +115,13 @@ class FaceWarper:
         """Write the moved mouth and eyelids into ``out`` (a copy of the picture, same size)."""
         m = mouth_vector(mouth)
         blink = float(np.clip(np.nan_to_num(blink), 0.0, 1.0))
-        talking = bool(np.any(np.abs(m) > 1e-3)) or not np.array_equal(self.neutral, self.landmarks)
+        shape, close = absolute_mouth(m, self.rest_gap, self.rest_target)
+        talking = (
+            bool(np.any(np.abs(shape) > 1e-3)) or close > 1e-3 or not np.array_equal(self.neutral, self.landmarks)
+        )
         if not talking and blink <= 1e-3:
             return
-        dst = self.target_points(m, blink)
+        dst = self._targets(shape, blink, close)
         if talking:
             got = self._remap(self.image, self.mouth_warp, dst)
             if got is not None:
@@ -165,17 +180,16 @@ class PhotoAnimator:
         mask = np.asarray(pack.person_mask, dtype=np.float32)
         if mask.shape != (h, w):
             mask = np.asarray(cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
-        gate = None
-        if pack.full_background:
-            inside = (mask > 0.5).astype(np.uint8)
-            r = max(2, int(round(0.1 * FaceFrame.of(_as_points(pack.landmarks)).iod)))
-            disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 3, 2 * r + 3))
-            inside = np.asarray(cv2.erode(inside, disk), dtype=np.uint8)
-            gate = cv2.GaussianBlur(inside.astype(np.float32), (2 * r + 1, 2 * r + 1), r / 2.0)
+        # Only the person moves, in either framing: the background beside the jaw stays still.
+        inside = (mask > 0.5).astype(np.uint8)
+        r = max(2, int(round(0.1 * FaceFrame.of(_as_points(pack.landmarks)).iod)))
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 3, 2 * r + 3))
+        inside = np.asarray(cv2.erode(inside, disk, borderType=cv2.BORDER_REPLICATE), dtype=np.uint8)
+        gate = cv2.GaussianBlur(inside.astype(np.float32), (2 * r + 1, 2 * r + 1), r / 2.0)
         self.rig = FaceRig(pack.landmarks)
         self.face = FaceWarper(self._image, pack.landmarks, rig=self.rig, gate=gate)
         self.face.painter.keep_static_layers()
-        self.head = HeadMotion(self._image.shape, pack.landmarks, mask, full_background=pack.full_background)
+        self.head = HeadMotion(self._image.shape, pack.landmarks, mask)
 
     @property
     def size(self) -> tuple[int, int]:

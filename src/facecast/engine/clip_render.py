@@ -18,14 +18,14 @@ import numpy as np
 
 from facecast.engine import face
 from facecast.engine.animate import FaceWarper
-from facecast.engine.mouth import MouthLook, refine_lips
-from facecast.engine.rig import FaceRig
 from facecast.engine.audio import Audio
 from facecast.engine.clip import VideoAvatarPack
 from facecast.engine.geometry import apply_affine, fit_affine
 from facecast.engine.motion import MotionTrack
+from facecast.engine.mouth import MouthLook, refine_lips
 from facecast.engine.phones import TimedPhone
 from facecast.engine.render import CancelCheck, ProgressCallback, RenderOptions, RenderResult, render_video
+from facecast.engine.rig import FaceRig
 from facecast.engine.visemes import MouthTrack
 
 #: Seconds over which the walk slows to a stop and speeds up again where it turns round.

@@ -29,7 +29,6 @@ class HeadMotion:
         landmarks: np.ndarray,
         person_mask: np.ndarray,
         *,
-        full_background: bool,
         step: int = 4,
     ) -> None:
         h, w = int(image_shape[0]), int(image_shape[1])
@@ -58,20 +57,17 @@ class HeadMotion:
         cover = cv2.resize(person, (wl, hl), interpolation=cv2.INTER_AREA)
         r = max(1, int(round(0.3 * fr.iod / step)))
         disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 3, 2 * r + 3))
-        if full_background:
-            # Only lo-res cells wholly on the person, shrunk so the blur and the upsampling stay inside.
-            inside_cells = (cover >= 0.999).astype(np.uint8)
-            gate = cv2.erode(inside_cells, disk, borderType=cv2.BORDER_CONSTANT, borderValue=(1.0,)).astype(
-                np.float32
-            )
-        else:
-            gate = cv2.dilate((cover > 0.3).astype(np.uint8), disk).astype(np.float32)
+        # Only lo-res cells wholly on the person, shrunk so the blur and the upsampling stay inside:
+        # the head moves and the background beside it does not bend (in either framing).
+        inside_cells = (cover >= 0.999).astype(np.uint8)
+        gate = cv2.erode(inside_cells, disk, borderType=cv2.BORDER_CONSTANT, borderValue=(1.0,)).astype(
+            np.float32
+        )
         gate = np.asarray(
             cv2.GaussianBlur(gate, (2 * r + 1, 2 * r + 1), r / 2.0, borderType=cv2.BORDER_REPLICATE),
             np.float32,
         )
-        if full_background:
-            gate[cv2.erode((cover >= 0.999).astype(np.uint8), np.ones((3, 3), np.uint8)) == 0] = 0.0
+        gate[cv2.erode(inside_cells, np.ones((3, 3), np.uint8)) == 0] = 0.0
         a = (weight * gate).astype(np.float32)
         self._a = a
         self._ax = (a * lx).astype(np.float32)

@@ -26,6 +26,9 @@ LOWER_DROP = 0.07
 #: pushes them out by this fraction.
 ROUND_SQUEEZE = 0.33
 SPREAD_STRETCH = 0.12
+#: Mouth activity (the largest parameter) at which a portrait's own rest opening gives way wholly
+#: to the speech's opening.
+ENGAGE_AT = 0.5
 #: Where the lips meet when pressed: this fraction of the gap from the upper lip.
 PRESS_MEET = 0.4
 #: How far the pressed upper lip laps over the lower one (covers seams between the two contours).
@@ -314,8 +317,13 @@ class FaceRig:
         p = _as_points(landmarks)
         return np.concatenate([p[:, :2], self.ring(p)])
 
-    def displacements(self, base: np.ndarray, mouth: np.ndarray, blink: float) -> np.ndarray:
-        """Control-point displacements [len(ctrl), 2] in face units for ``base`` landmarks."""
+    def displacements(
+        self, base: np.ndarray, mouth: np.ndarray, blink: float, close: float = 0.0
+    ) -> np.ndarray:
+        """Control-point displacements [len(ctrl), 2] in face units for ``base`` landmarks.
+
+        ``close`` (0..1) brings parted lips of ``base`` together by that fraction of their gap, as
+        a press does but without thinning them (a smiling portrait speaking a small opening)."""
         m = mouth_vector(mouth)
         b = self._bases
         jaw, width, upper, lower, press = m[_JAW], m[_WIDTH], m[_UPPER], m[_LOWER], m[_PRESS]
@@ -348,14 +356,15 @@ class FaceRig:
         d[self._il, 1] += np.maximum(up_at_l - ly, 0.0) / 2.0
         # Press: the inner lips meet (also closing a portrait's parted lips), the upper one a hair
         # over the lower so no sliver of the inside shows; the outer contours follow halfway.
-        if press > 1e-4:
+        shut = max(press, float(np.clip(close, 0.0, 1.0)))
+        if shut > 1e-4:
             cur = qc + d
             ux, uy, lx, ly = cur[self._iu, 0], cur[self._iu, 1], cur[self._il, 0], cur[self._il, 1]
             lo_at_u = _interp_curve(ux, lx, ly)
             up_at_l = _interp_curve(lx, ux, uy)
             over = PRESS_OVERLAP * press**3 * self._iu_weight
-            shift_u = press * PRESS_MEET * np.maximum(lo_at_u - uy, 0.0) + over
-            shift_l = -press * (1.0 - PRESS_MEET) * np.maximum(ly - up_at_l, 0.0)
+            shift_u = shut * PRESS_MEET * np.maximum(lo_at_u - uy, 0.0) + over
+            shift_l = -shut * (1.0 - PRESS_MEET) * np.maximum(ly - up_at_l, 0.0)
             d[self._iu, 1] += shift_u
             d[self._il, 1] += shift_l
             d[self._ou, 1] += 0.5 * _interp_curve(cur[self._ou, 0], ux, shift_u)
@@ -374,15 +383,25 @@ class FaceRig:
                 d[il, 1] -= blink * LID_MEET * gap_l
         return d
 
-    def targets(self, base: np.ndarray, mouth: np.ndarray, blink: float = 0.0) -> np.ndarray:
+    def targets(
+        self, base: np.ndarray, mouth: np.ndarray, blink: float = 0.0, close: float = 0.0
+    ) -> np.ndarray:
         """Landmark positions [N, 2] of ``base`` with the mouth shaped by ``mouth`` and eyes by ``blink``."""
         p = _as_points(base)
-        d = self.displacements(p, mouth, blink)
+        d = self.displacements(p, mouth, blink, close)
         full = np.zeros((p.shape[0], 2))
         full[self.ctrl] = d
         full[self.free] = self.spread(d)
         fr, _ = self._face_of(p)
         return p[:, :2] + fr.vectors_to_image(full)
+
+    def rest_gap(self, base: np.ndarray) -> float:
+        """The gap between the inner lips of ``base`` at the mouth's middle, in face units."""
+        _, qc = self._face_of(_as_points(base))
+        up, lo = qc[self._iu], qc[self._il]
+        mid = float((up[0, 0] + up[-1, 0]) / 2.0)
+        return max(_interp_curve(np.array([mid]), lo[:, 0], lo[:, 1])[0]
+                   - _interp_curve(np.array([mid]), up[:, 0], up[:, 1])[0], 0.0)
 
     def _face_of(self, p: np.ndarray) -> tuple[FaceFrame, np.ndarray]:
         """The face frame of landmarks ``p`` and the control points in it; kept for the last ``p``
@@ -395,3 +414,41 @@ class FaceRig:
         self._face_cache = (np.array(p, dtype=np.float64), fr, qc)
         return fr, qc
 
+
+
+def raw_opening(mouth: np.ndarray) -> float:
+    """The inner-lip gap (face units) ``mouth`` opens on a closed mouth at rest: the jaw's drop, the
+    lower lip's drop and the upper lip's raise at the mouth's middle."""
+    m = mouth_vector(mouth)
+    return float(JAW_DROP * m[_JAW] + LOWER_DROP * max(m[_LOWER], 0.0) + UPPER_RAISE * m[_UPPER])
+
+
+def absolute_mouth(mouth: np.ndarray, rest_gap: float, rest_target: float) -> tuple[np.ndarray, float]:
+    """``mouth`` for a portrait whose lips are ``rest_gap`` apart at rest, so that its opening is the
+    absolute one speech asks for, not added on top of the portrait's own: returns the row to give
+    the rig and how much of the rest gap to close.
+
+    The gap aimed at is the speech's own opening (``raw_opening``; 0 for p/b/m); at rest (all 0)
+    it is ``rest_target`` (the portrait's own gap, or 0 for a photo caught mid-word), and while the
+    mouth barely moves it stays near that, so a smile speaks with its smile."""
+    m = mouth_vector(mouth)
+    if rest_gap <= 1e-3 and rest_target <= 1e-3:
+        return m, 0.0
+    raw = raw_opening(m)
+    press = float(m[_PRESS])
+    activity = max(float(m[_JAW]), press, abs(float(m[_LOWER])), float(m[_UPPER]), 0.5 * abs(float(m[_WIDTH])))
+    engaged = float(_smoothstep(0.0, ENGAGE_AT, activity))
+    wanted = (1.0 - press) * raw
+    wanted += (1.0 - engaged) * max(rest_target - wanted, 0.0)
+    extra = wanted - rest_gap
+    out = m.copy()
+    if extra >= 0.0:
+        scale = extra / raw if raw > 1e-6 else 0.0
+        out[_JAW] *= scale
+        out[_UPPER] *= scale
+        out[_LOWER] = out[_LOWER] * scale if out[_LOWER] > 0 else out[_LOWER]
+        return out, 0.0
+    out[_JAW] = 0.0
+    out[_UPPER] = 0.0
+    out[_LOWER] = min(float(out[_LOWER]), 0.0)
+    return out, float(np.clip(-extra / max(rest_gap, 1e-6), 0.0, 1.0))
