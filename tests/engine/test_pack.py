@@ -150,14 +150,38 @@ def test_face_cropped_framing(cropped: AvatarPack, astronaut: np.ndarray) -> Non
     assert p.person_mask[nose[1], nose[0]] > 0.9
 
 
-def test_face_near_the_edge_is_padded_without_black_bars(astronaut: np.ndarray) -> None:
+def test_face_near_the_edge_is_framed_inside_the_picture(astronaut: np.ndarray) -> None:
+    # Issue 8: no padding frame ("picture in a picture") when a framing inside the picture exists.
     corner = np.ascontiguousarray(astronaut[70:400, 160:450])
     p = prepare_avatar(corner, size=256)
-    assert p.crop_box[0] < 0 and p.crop_box[1] < 0
+    x0, y0, x1, y1 = p.crop_box
+    assert x0 >= 0 and y0 >= 0 and x1 <= corner.shape[1] and y1 <= corner.shape[0]
     assert p.size == (256, 256)
-    grey = p.image.mean(axis=2)
-    assert grey[:40, :40].min() > 40  # the extended corner is a blur of the picture's colours
+    assert not any("edge" in w for w in p.warnings)
+    oval = p.landmarks[list(face.FACE_OVAL), :2]
+    assert oval.min() > 0 and oval.max() < 256  # the whole face is in the frame
+
+
+def test_unavoidable_padding_continues_the_picture_without_a_blur_band(astronaut: np.ndarray) -> None:
+    # The face fills the picture: a head-and-shoulders square must reach past its edges.
+    tight = np.ascontiguousarray(astronaut[40:330, 172:282])
+    p = prepare_avatar(tight, size=256)
+    x0, y0, x1, y1 = p.crop_box
+    assert x0 < 0 or y0 < 0 or x1 > tight.shape[1] or y1 > tight.shape[0]
     assert any("edge" in w for w in p.warnings)
+    grey = p.image.astype(np.float32).mean(axis=2)
+    scale = 256 / (x1 - x0)
+    px0, py0 = int(round(-x0 * scale)) if x0 < 0 else 0, int(round(-y0 * scale)) if y0 < 0 else 0
+    px1 = 256 - (int(round((x1 - tight.shape[1]) * scale)) if x1 > tight.shape[1] else 0)
+    py1 = 256 - (int(round((y1 - tight.shape[0]) * scale)) if y1 > tight.shape[0] else 0)
+    outside = np.ones((256, 256), bool)
+    outside[py0:py1, px0:px1] = False
+    assert outside.sum() > 500
+    # Texture goes on past the edge (a blur band would have far less detail than the picture) ...
+    detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F))
+    assert detail[outside].mean() > 0.5 * detail[~outside].mean()
+    # ... and there is no black bar.
+    assert grey[outside].mean() > 30
 
 
 def test_full_background_keeps_the_picture(astronaut: np.ndarray) -> None:

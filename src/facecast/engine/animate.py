@@ -15,20 +15,16 @@ import numpy as np
 from facecast.engine.face import FaceFrame
 from facecast.engine.head import HeadMotion
 from facecast.engine.motion import MotionTrack
-from facecast.engine.mouth import MouthLook, MouthPainter, refine_lips
+from facecast.engine.mouth import MouthLook, MouthPainter, refine_lips, rest_mouth
 from facecast.engine.pack import AvatarPack
 from facecast.engine.rig import _PRESS, FaceRig, _as_points, absolute_mouth, mouth_vector
 from facecast.engine.visemes import MouthTrack
 from facecast.engine.warp import MeshWarp, _soften_along
 
+
 # =================================================================================================
 # Mouth, jaw and eyelids of one picture
 # =================================================================================================
-#: A portrait whose lips are further apart than this at rest (face units) was caught mid-word: it
-#: rests with its lips together rather than open.
-MID_WORD_GAP = 0.2
-
-
 class FaceWarper:
     """Moves the mouth, jaw and eyelids of one picture: a portrait, or one frame of a video avatar.
 
@@ -80,8 +76,9 @@ class FaceWarper:
         self.gate = None if gate is None else np.asarray(gate, dtype=np.float32)
         # Speech opens the mouth to an absolute gap: a portrait that shows its teeth at rest does not
         # add the speech's opening on top; one caught mid-word rests with its lips together.
-        self.rest_gap = self.rig.rest_gap(self.neutral)
-        self.rest_target = 0.0 if self.rest_gap > MID_WORD_GAP else self.rest_gap
+        self.rest = rest_mouth(self.image, self.neutral, self.rig)
+        self.rest_gap = self.rest.gap
+        self.rest_target = 0.0 if self.rest.speaking else self.rest_gap
 
     def target_points(self, mouth: np.ndarray, blink: float = 0.0) -> np.ndarray:
         """The warp's target vertices (landmarks then ring) for one mouth row and blink."""

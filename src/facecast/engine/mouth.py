@@ -39,6 +39,15 @@ LOWER_TEETH_SHORTER = (0.0, 0.003, 0.0, 0.008, 0.012)
 #: into the mouth's shadow.
 TEETH_RECEDE_AT = (0.0, 0.1, 0.2, 0.28, 0.36, 0.44, 0.52)
 TEETH_RECEDE = (1.0, 0.97, 0.87, 0.7, 0.5, 0.34, 0.2)
+#: Median saturation of skin and lips at or under which a photo counts as greyscale, and from
+#: which on it counts as a full colour photo (faded, sepia or tinted ones lie between).
+GREY_SATURATION = 0.03
+COLOUR_SATURATION = 0.12
+#: Rest state of a portrait's mouth: under this gap (face units) it is closed; with more than this
+#: share of its opening dark, or a gap over this, it was caught mid-word.
+CLOSED_GAP = 0.03
+OPEN_DARK_SHARE = 0.3
+MID_WORD_GAP = 0.3
 #: The lower teeth are in the upper ones' and the upper lip's shadow.
 LOWER_TEETH_DIM = 0.62
 #: Drawn teeth: warm ivory relative to the scene's white, and their brightness relative to the skin.
@@ -79,6 +88,15 @@ def _teeth_shape(
     light = np.interp(au, TEETH_RECEDE_AT, TEETH_RECEDE) * (1.0 - 0.06 * s * s) * (1.0 - beyond)
     short = np.asarray(shorter, dtype=np.float32)[k] + notch * s**4
     return light.astype(np.float32), seam.astype(np.float32), short.astype(np.float32)
+
+
+def colourfulness(pixels: np.ndarray) -> float:
+    """How much colour painted parts may carry, 0 (a greyscale photo) .. 1 (a colour photo), from
+    the saturation of ``pixels`` [N, 3] (skin and lips: in colour photos they are never grey)."""
+    px = np.asarray(pixels, dtype=np.float32).reshape(-1, 3)
+    top = px.max(axis=1)
+    sat = float(np.median((top - px.min(axis=1)) / np.maximum(top, 1.0)))
+    return float(np.clip((sat - GREY_SATURATION) / (COLOUR_SATURATION - GREY_SATURATION), 0.0, 1.0))
 
 
 def _scene_white(image: np.ndarray, skin_luma: float) -> tuple[np.ndarray, float | None]:
@@ -182,15 +200,78 @@ class MouthLook:
         # The tongue: the lips' red, darker and a little greyed by the shadow it lies in.
         tongue = lip_mean * np.array([0.85, 0.6, 0.62])
         tongue = 0.85 * tongue + 0.15 * neutral * float(_luma(tongue))
+        # What is painted has no more colour than the photo: a black-and-white portrait gets a grey
+        # mouth, a faded one a faded mouth (the warm constants above would add colour it lacks).
+        keep = colourfulness(crop[skin | lips]) if (skin | lips).sum() > 10 else 1.0
+
+        def tone(c: np.ndarray) -> np.ndarray:
+            c = np.asarray(c, dtype=np.float32)
+            return np.asarray(_luma(c) + keep * (c - _luma(c)), dtype=np.float32)
+
         return cls(
-            teeth=np.asarray(teeth, dtype=np.float32),
-            gum=np.asarray(0.8 * lip_mean + 0.2 * np.array([200.0, 110.0, 110.0]), dtype=np.float32),
-            cavity_edge=np.asarray(lip_dark * 0.55, dtype=np.float32),
-            cavity_deep=np.asarray(lip_dark * 0.3, dtype=np.float32),
-            tongue=np.asarray(tongue, dtype=np.float32),
+            teeth=tone(teeth),
+            gum=tone(0.8 * lip_mean + 0.2 * np.array([200.0, 110.0, 110.0])),
+            cavity_edge=tone(lip_dark * 0.55),
+            cavity_deep=tone(lip_dark * 0.3),
+            tongue=tone(tongue),
             has_teeth=has_teeth,
-            neutral=neutral,
+            neutral=tone(neutral) / max(float(_luma(tone(neutral))), 1e-6),
         )
+
+
+@dataclass(frozen=True)
+class RestMouth:
+    """What a portrait's mouth shows at rest: ``kind`` is "closed", "teeth" (a smile showing teeth),
+    "open" (caught mid-word: the dark inside shows) or "tongue"; ``gap`` the inner-lip gap at the
+    middle (face units); the shares of the opening that are teeth, dark cavity and tongue."""
+
+    kind: str
+    gap: float
+    teeth: float = 0.0
+    dark: float = 0.0
+    tongue: float = 0.0
+
+    @property
+    def speaking(self) -> bool:
+        """The portrait was caught mid-word: at rest it closes its lips, rather than keep them open."""
+        return self.kind in ("open", "tongue")
+
+
+def rest_mouth(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> RestMouth:
+    """Read the rest state of a portrait's mouth (landmarks as ``refine_lips`` leaves them)."""
+    p = _as_points(landmarks)
+    gap = rig.rest_gap(p)
+    if gap < CLOSED_GAP:
+        return RestMouth("closed", gap)
+    h, w = image.shape[:2]
+    inner = p[rig.inner_upper + rig.inner_lower[::-1][1:-1], :2]
+    x0, y0 = np.maximum(np.floor(inner.min(axis=0)).astype(int) - 2, 0)
+    x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 3
+    x1, y1 = min(int(x1), w), min(int(y1), h)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return RestMouth("closed", gap)
+    opening = cv2.erode(_poly_mask((y1 - y0, x1 - x0), inner, (x0, y0)), np.ones((3, 3), np.uint8)) > 128
+    if opening.sum() < 12:
+        return RestMouth("closed", gap)
+    px = image[y0:y1, x0:x1][opening].astype(np.float32)
+    lum = _luma(px)
+    top = px.max(axis=1)
+    sat = (top - px.min(axis=1)) / np.maximum(top, 1.0)
+    ref = float(np.percentile(_luma(image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float32)), 90))
+    teeth = float(((lum > 0.6 * ref) & (sat < 0.35)).mean())
+    dark = float((lum < 0.3 * ref).mean())
+    # A tongue is pink-red and lit (not the dark cavity), and fills much of the opening.
+    red = (px[:, 0] > 1.15 * px[:, 1]) & (sat > 0.25) & (lum > 0.3 * ref) & (lum < 0.75 * ref)
+    tongue = float(red.mean())
+    if tongue > 0.45 and tongue > 2.0 * teeth:
+        kind = "tongue"
+    elif dark > OPEN_DARK_SHARE or gap > MID_WORD_GAP:
+        kind = "open"
+    elif teeth > 0.2:
+        kind = "teeth"
+    else:
+        kind = "open" if gap > 0.1 else "closed"
+    return RestMouth(kind, gap, teeth, dark, tongue)
 
 
 def refine_lips(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.ndarray:

@@ -32,11 +32,14 @@ MAX_SOURCE_PIXELS = 50_000_000
 #: Smallest picture side accepted.
 MIN_IMAGE_SIDE_PX = 64
 #: Bumped when the file layout or the meaning of a field changes; older packs fail to load.
-PACK_VERSION = 1
+PACK_VERSION = 2
 
 #: Face-cropped framing: face-oval width as a fraction of the square, and the eyes' height in it.
 CROP_FACE_WIDTH = 0.42
 CROP_EYE_LEVEL = 0.40
+#: A framing moved or shrunk to stay inside the picture keeps this margin (eye distances) around
+#: the face oval.
+FIT_FACE_MARGIN = 0.25
 
 
 @dataclass
@@ -251,6 +254,35 @@ def crop_box_for(points: np.ndarray) -> tuple[int, int, int, int]:
     return x0, y0, x0 + side, y0 + side
 
 
+def fit_inside(
+    box: tuple[int, int, int, int], points: np.ndarray, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """``box`` (a square framing) moved, then shrunk, to stay inside a ``width`` x ``height`` picture
+    while it still holds the whole face (its oval with a margin) where it can: a face near the
+    edge is framed a little tighter or off-centre instead of padded past the picture."""
+    x0, y0, x1, y1 = box
+    side = x1 - x0
+    oval = np.asarray(points, dtype=np.float64)[list(face.FACE_OVAL), :2]
+    margin = FIT_FACE_MARGIN * float(face.eye_distance(points))
+    fx0, fy0 = oval.min(axis=0) - margin
+    fx1, fy1 = oval.max(axis=0) + margin
+    need = int(math.ceil(max(fx1 - fx0, fy1 - fy0)))
+    side = max(min(side, width, height), min(need, side))
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+
+    def place(centre: float, lo_face: float, hi_face: float, limit: int) -> int:
+        start = int(round(centre - side / 2.0))
+        start = min(start, int(math.floor(lo_face)))  # keep the face in view first
+        start = max(start, int(math.ceil(hi_face)) - side)
+        if side <= limit:
+            start = min(max(start, 0), limit - side)  # then the picture
+        return start
+
+    nx0 = place(cx, fx0, fx1, width)
+    ny0 = place(cy, fy0, fy1, height)
+    return nx0, ny0, nx0 + side, ny0 + side
+
+
 def _valid_rect(box: tuple[int, int, int, int], w: int, h: int, size: int) -> tuple[int, int, int, int]:
     """Where the picture itself lands in the ``size`` x ``size`` output of ``render_crop``."""
     x0, y0, x1, y1 = box
@@ -263,39 +295,10 @@ def _valid_rect(box: tuple[int, int, int, int], w: int, h: int, size: int) -> tu
     return px0, py0, max(min(px1, size), px0 + 1), max(min(py1, size), py0 + 1)
 
 
-def _outside_distance(rect: tuple[int, int, int, int], size: int) -> np.ndarray:
-    px0, py0, px1, py1 = rect
-    xs = np.arange(size, dtype=np.float32)
-    dx = np.maximum(np.maximum(px0 - xs, xs - (px1 - 1)), 0)
-    dy = np.maximum(np.maximum(py0 - xs, xs - (py1 - 1)), 0)
-    return np.hypot(dx[None, :], dy[:, None])
-
-
-def _pull_push(image: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Fill where ``weight`` is 0 with a smooth extrapolation of the rest (pull-push on a pyramid)."""
-    levels = [(image * weight[:, :, None], weight)]
-    while min(levels[-1][1].shape) > 1:
-        c, wt = levels[-1]
-        hh, ww = max(1, wt.shape[0] // 2), max(1, wt.shape[1] // 2)
-        levels.append(
-            (
-                cv2.resize(c, (ww, hh), interpolation=cv2.INTER_AREA),
-                cv2.resize(wt, (ww, hh), interpolation=cv2.INTER_AREA),
-            )
-        )
-    c, wt = levels[-1]
-    fill = c / np.maximum(wt, 1e-6)[..., None] if c.ndim == 3 else c / np.maximum(wt, 1e-6)
-    fill = fill.reshape(c.shape)
-    for c, wt in reversed(levels[:-1]):
-        up = cv2.resize(fill, (wt.shape[1], wt.shape[0]), interpolation=cv2.INTER_LINEAR).reshape(c.shape)
-        alpha = np.clip(wt * 4.0, 0, 1)[:, :, None]
-        fill = alpha * (c / np.maximum(wt, 1e-6)[:, :, None]) + (1 - alpha) * up
-    return fill.astype(np.float32)
-
-
 def render_crop(rgb: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """The square ``box`` of ``rgb`` at ``size`` x ``size``. Parts past the picture continue its edge
-    and fade into a smooth extrapolation of the nearby colours (no black bars, no mirrored ghosts)."""
+    """The square ``box`` of ``rgb`` at ``size`` x ``size``. Parts past the picture (only when
+    ``fit_inside`` could not avoid them) continue it by reflection: its own texture and light, with
+    no blur band, no flat bar and no seam."""
     h, w = rgb.shape[:2]
     x0, y0, x1, y1 = box
     scale = size / (x1 - x0)
@@ -306,15 +309,14 @@ def render_crop(rgb: np.ndarray, box: tuple[int, int, int, int], size: int) -> n
     if rect == (0, 0, size, size):
         return np.ascontiguousarray(inner)
     top, bottom, left, right = py0, size - py1, px0, size - px1
-    rep = cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REPLICATE).astype(np.float32)
-    ones = np.ones(inner.shape[:2], np.float32)
-    valid = cv2.copyMakeBorder(ones, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(0,))
-    smooth = cv2.GaussianBlur(_pull_push(rep, valid), (0, 0), size / 48)
-    dist = _outside_distance(rect, size)
-    a = np.clip(dist / (0.025 * size), 0, 1)[:, :, None]
-    out = rep * (1 - a) + smooth * a
-    out = np.where((dist > 0)[:, :, None], cv2.GaussianBlur(out, (0, 0), 1.0), out)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    out = inner
+    # Reflection cannot reach further than the picture is long: repeat it until it covers the pad.
+    while top or bottom or left or right:
+        ih, iw = out.shape[:2]
+        t, b_, lt, r = min(top, ih - 1), min(bottom, ih - 1), min(left, iw - 1), min(right, iw - 1)
+        out = cv2.copyMakeBorder(out, t, b_, lt, r, cv2.BORDER_REFLECT_101)
+        top, bottom, left, right = top - t, bottom - b_, left - lt, right - r
+    return np.ascontiguousarray(out)
 
 
 def _full_frame(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[int, int, int, int], float]:
@@ -403,7 +405,7 @@ def prepare_avatar(
             )
         expected = _to_frame(found.points, box, scale, sy)
     else:
-        box = crop_box_for(found.points)
+        box = fit_inside(crop_box_for(found.points), found.points, w, h)
         side = box[2] - box[0]
         out = render_crop(rgb, box, size)
         scale = size / side
@@ -414,31 +416,16 @@ def prepare_avatar(
                 f"{scale:.1f}x, so the video will look soft. A larger photo gives a sharper result."
             )
         inside = (min(box[2], w) - max(box[0], 0)) * (min(box[3], h) - max(box[1], 0)) / float(side * side)
-        if inside < 0.8:
+        if inside < 0.98:
             notes.append(
                 "The face is close to the edge of the picture; the framing was extended past the edge "
-                "with a blurred continuation of its colours."
+                "with a continuation of the picture's edge."
             )
 
     # Landmarks measured on the output framing itself (more accurate than transforming them),
     # unless the framing is the picture itself.
     points = found.points if full_background and scale == 1.0 else _landmarks_in_frame(out, expected)
     mask = face.person_mask(out, points)
-    if not full_background:
-        rect = _valid_rect(box, w, h, size)
-        if rect != (0, 0, size, size):
-            # Past the picture's edge the person continues as at the edge (shoulders cut by the border).
-            px0, py0, px1, py1 = rect
-            edge = cv2.copyMakeBorder(
-                np.ascontiguousarray(mask[py0:py1, px0:px1]),
-                py0,
-                size - py1,
-                px0,
-                size - px1,
-                cv2.BORDER_REPLICATE,
-            )
-            edge = cv2.GaussianBlur(edge, (0, 0), size / 64)
-            mask = np.where(_outside_distance(rect, size) > 0, edge, mask)
     return AvatarPack(
         image=out,
         landmarks=points.astype(np.float32),
