@@ -35,6 +35,13 @@ MAX_LAG = 3
 BLINK_CLOSE, BLINK_OPEN = 0.6, 0.8
 #: Background comparison runs on frames scaled to at most this long side.
 BACKGROUND_SIDE = 960
+#: The upper-teeth band: the middle share of the mouth's width, and its top and bottom under the
+#: upper inner lip (eye distances).
+TEETH_BAND_HALF_WIDTH = 0.3
+TEETH_BAND_TOP, TEETH_BAND_BOTTOM = 0.01, 0.05
+#: Frames opened at least this much (eye distances) past the portrait's own opening are checked
+#: for its upper teeth.
+TEETH_CHECK_OPENING = 0.04
 
 
 @dataclass
@@ -74,6 +81,19 @@ class QualityReport:
     #: average over frames and worst frame. 0 is a perfectly still background.
     background_change: float | None
     background_change_max: float | None
+    #: Mouth opening in speech frames: median and 95th percentile (inter-ocular distances).
+    mouth_open_speech_median: float | None = None
+    mouth_open_speech_p95: float | None = None
+    #: The portrait's own mouth opening (when a portrait is given), measured the same way.
+    portrait_mouth_opening: float | None = None
+    #: Saturation (0..1, HSV) around the mouth: 99th percentile over the frames, and in the portrait;
+    #: and the most pixels in one frame more saturated than anything around the portrait's mouth.
+    mouth_saturation: float | None = None
+    portrait_mouth_saturation: float | None = None
+    mouth_saturated_pixels_added: int | None = None
+    #: Median correlation of the band just under the upper lip (the upper teeth) between the
+    #: portrait and the frames where the mouth opens wider than the portrait's: 1 = kept as it was.
+    upper_teeth_kept: float | None = None
     warnings: list[str] = field(default_factory=list)
     mouth_opening: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
     loudness: np.ndarray | None = field(default=None, repr=False)
@@ -309,6 +329,8 @@ def evaluate_video(
     box: tuple[int, int, int, int] | None = None
     ref_patch: np.ndarray | None = None
     similarity: list[float] = []
+    mouth_sat: list[np.ndarray] = []
+    teeth_bands: list[tuple[int, np.ndarray]] = []
     bg_mask: np.ndarray | None = None
     bg_ref: np.ndarray | None = None
     bg_change: list[float] = []
@@ -336,6 +358,9 @@ def evaluate_video(
                     else:
                         bg_ref = _background_view(image, bg_scale)
             assert box is not None and ref_patch is not None
+            rows_sl, cols_sl = _mouth_region(points, image.shape)
+            mouth_sat.append(_saturation(image[rows_sl, cols_sl]).ravel())
+            teeth_bands.append((len(rows) - 1, _upper_teeth_band(image, points)))
             similarity.append(_region_similarity(image, points, ref_points, ref_patch, box, margin))
             if bg_mask is not None and bg_ref is not None:
                 diff = np.abs(_background_view(image, bg_scale) - bg_ref)
@@ -365,7 +390,7 @@ def evaluate_video(
     except UnreadableAudio as exc:
         notes.append(f"No audio to compare with: {exc}")
     corr0 = best = lag = None
-    open_sil = open_speech = None
+    open_sil = open_speech = open_median = open_p95 = None
     n_sil = n_speech = 0
     if loud is not None:
         corr0, best, lag = lagged_correlation(opening, loud)
@@ -374,17 +399,37 @@ def evaluate_video(
         n_sil, n_speech = int(sil.sum()), int(speech.sum())
         open_sil = float(opening[sil].mean()) if n_sil else None
         open_speech = float(opening[speech].mean()) if n_speech else None
+        if n_speech:
+            open_median = float(np.median(opening[speech]))
+            open_p95 = float(np.percentile(opening[speech], 95))
 
     # Identity: rigid landmarks and the look of the eyes and nose.
     drift = np.array([_aligned_rms(lm[i], ref_points) for i in np.flatnonzero(found)])
     drift_portrait: float | None = None
     sim_portrait: float | None = None
+    sat_all = np.concatenate(mouth_sat) if mouth_sat else np.zeros(1, np.float32)
+    mouth_saturation = float(np.percentile(sat_all, 99))
+    portrait_open = portrait_sat = teeth_kept = None
+    sat_added: int | None = None
     if image_path is not None:
-        drift_portrait, sim_portrait = _against_portrait(
-            Path(image_path), lm[found], ref_frame, ref_points, box
-        )
+        from facecast.engine.pack import read_image
+
+        portrait = read_image(Path(image_path))
+        drift_portrait, sim_portrait = _against_portrait(portrait, lm[found], ref_frame, ref_points, box)
         if drift_portrait is None:
             notes.append("No face found in the portrait; the portrait figures are left out.")
+        else:
+            pp = face.face_landmarks(portrait).points
+            portrait_open = float(face.mouth_opening(pp))
+            rows_sl, cols_sl = _mouth_region(pp, portrait.shape)
+            ps = _saturation(portrait[rows_sl, cols_sl])
+            portrait_sat = float(np.percentile(ps, 99))
+            limit = max(float(ps.max()) + 0.05, 0.12)
+            sat_added = int(max(int((m > limit).sum()) for m in mouth_sat)) if mouth_sat else 0
+            band = _upper_teeth_band(portrait, pp)
+            wide = [b for i, b in teeth_bands if opening[i] > portrait_open + TEETH_CHECK_OPENING]
+            if portrait_open > TEETH_CHECK_OPENING and wide:
+                teeth_kept = float(np.median([_ncc(band, b) for b in wide]))
 
     # Head motion: roll and the position of the rigid points.
     centre = np.nanmean(lm[:, list(face.RIGID_POINTS), :2], axis=1)
@@ -419,6 +464,13 @@ def evaluate_video(
         head_translation_std_pct=100.0 * shift_std / max(iod, 1e-6),
         background_change=float(np.mean(bg_change)) if bg_change else None,
         background_change_max=float(np.max(bg_change)) if bg_change else None,
+        mouth_open_speech_median=open_median,
+        mouth_open_speech_p95=open_p95,
+        portrait_mouth_opening=portrait_open,
+        mouth_saturation=mouth_saturation,
+        portrait_mouth_saturation=portrait_sat,
+        mouth_saturated_pixels_added=sat_added,
+        upper_teeth_kept=teeth_kept,
         warnings=notes,
         mouth_opening=opening,
         loudness=loud,
@@ -427,8 +479,49 @@ def evaluate_video(
     )
 
 
+def _mouth_region(points: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The lips with room around them (0.3 eye distances), as slices of an image of ``shape``."""
+    lips = points[list(face.LIPS), :2]
+    pad = 0.3 * float(face.eye_distance(points))
+    x0, y0 = np.maximum(np.floor(lips.min(axis=0) - pad).astype(int), 0)
+    x1, y1 = np.ceil(lips.max(axis=0) + pad).astype(int)
+    return slice(int(y0), min(int(y1), shape[0])), slice(int(x0), min(int(x1), shape[1]))
+
+
+def _saturation(image: np.ndarray) -> np.ndarray:
+    """HSV saturation 0..1, counting only pixels bright enough for their colour to be seen."""
+    rgb = image.astype(np.float32)
+    top = rgb.max(axis=-1)
+    return np.where(top > 40.0, (top - rgb.min(axis=-1)) / np.maximum(top, 1.0), 0.0)
+
+
+def _upper_teeth_band(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The grey band just under the upper inner lip's middle, in face-aligned coordinates that ride
+    the upper lip: where a portrait's upper teeth show, and where they must stay as the mouth opens."""
+    fr = face.FaceFrame.of(points)
+    upper = fr.to_face(points[list(face.UPPER_INNER_LIP), :2])
+    upper = upper[np.argsort(upper[:, 0], kind="stable")]
+    mid = float((upper[0, 0] + upper[-1, 0]) / 2.0)
+    half = TEETH_BAND_HALF_WIDTH * float(upper[-1, 0] - upper[0, 0])
+    us = np.linspace(mid - half, mid + half, 48)
+    vs = np.linspace(TEETH_BAND_TOP, TEETH_BAND_BOTTOM, 8)
+    lip = np.interp(us, upper[:, 0], upper[:, 1])
+    grid = np.stack(np.meshgrid(us, vs), axis=-1)
+    grid[..., 1] += lip[None, :]
+    xy = fr.to_image(grid).astype(np.float32)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return cv2.remap(grey, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 1e-6 else 0.0
+
+
 def _against_portrait(
-    path: Path,
+    portrait: np.ndarray,
     tracked: np.ndarray,
     ref_frame: np.ndarray,
     ref_points: np.ndarray,
@@ -436,9 +529,6 @@ def _against_portrait(
 ) -> tuple[float | None, float | None]:
     """(mean rigid-landmark drift of the frames against the portrait, SSIM of the first frame's
     eyes and nose against the portrait's, aligned)."""
-    from facecast.engine.pack import read_image
-
-    portrait = read_image(path)
     try:
         points = face.face_landmarks(portrait).points
     except NoFaceFound:
@@ -488,6 +578,19 @@ def format_report(report: QualityReport) -> str:
             _fmt(r.mouth_open_speech, ".3f") + f"  ({r.speech_frames} frames)",
             "clearly > silence",
         ),
+        (
+            "mouth opening in speech: median / p95",
+            _fmt(r.mouth_open_speech_median, ".3f") + " / " + _fmt(r.mouth_open_speech_p95, ".3f"),
+            "<= 0.32 / <= 0.42",
+        ),
+        ("portrait's own mouth opening", _fmt(r.portrait_mouth_opening, ".3f"), "pauses within 0.04"),
+        (
+            "mouth saturation p99: video / portrait",
+            _fmt(r.mouth_saturation, ".3f") + " / " + _fmt(r.portrait_mouth_saturation, ".3f"),
+            "video <= portrait + noise",
+        ),
+        ("saturated pixels painted in (worst frame)", _fmt(r.mouth_saturated_pixels_added, "d"), "0"),
+        ("portrait's upper teeth kept (NCC)", _fmt(r.upper_teeth_kept, ".3f"), "~1 (smiles)"),
         (
             "identity: landmark drift %iod",
             f"{r.identity_landmark_drift:.2f} (max {r.identity_landmark_drift_max:.2f})",
