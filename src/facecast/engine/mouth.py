@@ -222,7 +222,8 @@ class MouthLook:
 @dataclass(frozen=True)
 class RestMouth:
     """What a portrait's mouth shows at rest: ``kind`` is "closed", "teeth" (a smile showing teeth),
-    "open" (caught mid-word: the dark inside shows) or "tongue"; ``gap`` the inner-lip gap at the
+    "parted" (lips a little apart, e.g. a laugh whose teeth are in shadow), "open" (caught mid-word:
+    the dark inside shows) or "tongue"; ``gap`` the inner-lip gap at the
     middle (face units); the shares of the opening that are teeth, dark cavity and tongue."""
 
     kind: str
@@ -270,7 +271,7 @@ def rest_mouth(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> RestMo
     elif teeth > 0.2:
         kind = "teeth"
     else:
-        kind = "open" if gap > 0.1 else "closed"
+        kind = "parted"
     return RestMouth(kind, gap, teeth, dark, tongue)
 
 

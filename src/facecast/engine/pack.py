@@ -257,29 +257,25 @@ def crop_box_for(points: np.ndarray) -> tuple[int, int, int, int]:
 def fit_inside(
     box: tuple[int, int, int, int], points: np.ndarray, width: int, height: int
 ) -> tuple[int, int, int, int]:
-    """``box`` (a square framing) moved, then shrunk, to stay inside a ``width`` x ``height`` picture
-    while it still holds the whole face (its oval with a margin) where it can: a face near the
-    edge is framed a little tighter or off-centre instead of padded past the picture."""
+    """``box`` (a square framing) shrunk to fit a ``width`` x ``height`` picture and moved inside it,
+    as near its place as the picture allows and keeping the face (its oval with a margin) in view
+    where it can: a face near the edge is framed tighter or off-centre, never padded past the
+    picture (a padded border reads as a picture in a picture, and mirrors or smears what it fills)."""
     x0, y0, x1, y1 = box
-    side = x1 - x0
+    side = min(x1 - x0, width, height)
     oval = np.asarray(points, dtype=np.float64)[list(face.FACE_OVAL), :2]
     margin = FIT_FACE_MARGIN * float(face.eye_distance(points))
-    fx0, fy0 = oval.min(axis=0) - margin
-    fx1, fy1 = oval.max(axis=0) + margin
-    need = int(math.ceil(max(fx1 - fx0, fy1 - fy0)))
-    side = max(min(side, width, height), min(need, side))
-    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    lo = oval.min(axis=0) - margin
+    hi = oval.max(axis=0) + margin
 
     def place(centre: float, lo_face: float, hi_face: float, limit: int) -> int:
         start = int(round(centre - side / 2.0))
-        start = min(start, int(math.floor(lo_face)))  # keep the face in view first
+        start = min(start, int(math.floor(lo_face)))  # the face in view ...
         start = max(start, int(math.ceil(hi_face)) - side)
-        if side <= limit:
-            start = min(max(start, 0), limit - side)  # then the picture
-        return start
+        return min(max(start, 0), limit - side)  # ... inside the picture
 
-    nx0 = place(cx, fx0, fx1, width)
-    ny0 = place(cy, fy0, fy1, height)
+    nx0 = place((x0 + x1) / 2.0, lo[0], hi[0], width)
+    ny0 = place((y0 + y1) / 2.0, lo[1], hi[1], height)
     return nx0, ny0, nx0 + side, ny0 + side
 
 
@@ -414,12 +410,6 @@ def prepare_avatar(
             notes.append(
                 f"The face is small in the picture (eyes {iod:.0f} pixels apart); it was enlarged "
                 f"{scale:.1f}x, so the video will look soft. A larger photo gives a sharper result."
-            )
-        inside = (min(box[2], w) - max(box[0], 0)) * (min(box[3], h) - max(box[1], 0)) / float(side * side)
-        if inside < 0.98:
-            notes.append(
-                "The face is close to the edge of the picture; the framing was extended past the edge "
-                "with a continuation of the picture's edge."
             )
 
     # Landmarks measured on the output framing itself (more accurate than transforming them),
