@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecast.engine import load_audio, prepare_avatar, render
+from facecast.engine import prepare_avatar
 from facecast.engine.animate import PhotoAnimator
-from facecast.engine.evaluate import QualityReport, evaluate_video
+from facecast.engine.evaluate import QualityReport
 from tests.portraits import PORTRAITS, Portrait, load_portrait, missing_portraits
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-from contact_sheet import contact_sheet  # noqa: E402
 from inputs import speech_wav  # noqa: E402
+from portraits import render_and_measure  # noqa: E402
 
 OUTPUT = ROOT / "test-output" / "portraits"
 #: Speaking opening (inner-lip gap over eye distance), as the issue asks: a human range.
@@ -56,19 +56,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _render_and_measure(portrait: Portrait, speech: Path, tmp: Path) -> tuple[QualityReport, str]:
-    image = load_portrait(portrait.name)
-    source = tmp / f"{portrait.name}.png"
-    import cv2
-
-    cv2.imwrite(str(source), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    pack = prepare_avatar(image)
-    rest = PhotoAnimator(pack).face.rest
-    out = tmp / f"{portrait.name}.mp4"
-    render(pack, load_audio(speech), out)
-    report = evaluate_video(out, speech, source)
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    contact_sheet(out, OUTPUT / f"{portrait.name}.png", source=image)
-    return report, rest.kind
+    return render_and_measure(portrait.name, speech, tmp, OUTPUT)
 
 
 def _check(portrait: Portrait, report: QualityReport, rest_kind: str) -> None:

@@ -266,7 +266,9 @@ def rest_mouth(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> RestMo
     tongue = float(red.mean())
     if tongue > 0.45 and tongue > 2.0 * teeth:
         kind = "tongue"
-    elif dark > OPEN_DARK_SHARE or gap > MID_WORD_GAP:
+    elif dark > OPEN_DARK_SHARE or (gap > MID_WORD_GAP and teeth + tongue < 0.5):
+        # The inside shows (a tongue out or teeth filling a wide gap are kept: closing the lips
+        # over them would draw the lips' seam across them).
         kind = "open"
     elif teeth > 0.2:
         kind = "teeth"

@@ -26,9 +26,8 @@ LOWER_DROP = 0.07
 #: pushes them out by this fraction.
 ROUND_SQUEEZE = 0.33
 SPREAD_STRETCH = 0.12
-#: Mouth activity (the largest parameter) at which a portrait's own rest opening gives way wholly
-#: to the speech's opening.
-ENGAGE_AT = 0.5
+#: The widest the inner lips open in speech (face units): a full "aa" on a closed mouth.
+OPEN_MAX = 0.36
 #: Where the lips meet when pressed: this fraction of the gap from the upper lip.
 PRESS_MEET = 0.4
 #: How far the pressed upper lip laps over the lower one (covers seams between the two contours).
@@ -424,22 +423,20 @@ def raw_opening(mouth: np.ndarray) -> float:
 
 
 def absolute_mouth(mouth: np.ndarray, rest_gap: float, rest_target: float) -> tuple[np.ndarray, float]:
-    """``mouth`` for a portrait whose lips are ``rest_gap`` apart at rest, so that its opening is the
-    absolute one speech asks for, not added on top of the portrait's own: returns the row to give
-    the rig and how much of the rest gap to close.
+    """``mouth`` for a portrait whose lips are ``rest_gap`` apart at rest, so that its opening is an
+    absolute one in a human range, not the speech's opening added on top of the portrait's own:
+    returns the row to give the rig and how much of the rest gap to close.
 
-    The gap aimed at is the speech's own opening (``raw_opening``; 0 for p/b/m); at rest (all 0)
-    it is ``rest_target`` (the portrait's own gap, or 0 for a photo caught mid-word), and while the
-    mouth barely moves it stays near that, so a smile speaks with its smile."""
+    At rest (all 0) the gap aimed at is ``rest_target`` (the portrait's own gap, or 0 for a photo
+    caught mid-word); the speech's opening (``raw_opening``) maps onto the range from there up to
+    ``OPEN_MAX``, so a smile speaks with its smile and the widest vowel is no wider than on a closed
+    mouth; p/b/m close the lips from any rest."""
     m = mouth_vector(mouth)
     if rest_gap <= 1e-3 and rest_target <= 1e-3:
         return m, 0.0
-    raw = raw_opening(m)
+    raw = min(raw_opening(m), OPEN_MAX)
     press = float(m[_PRESS])
-    activity = max(float(m[_JAW]), press, abs(float(m[_LOWER])), float(m[_UPPER]), 0.5 * abs(float(m[_WIDTH])))
-    engaged = float(_smoothstep(0.0, ENGAGE_AT, activity))
-    wanted = (1.0 - press) * raw
-    wanted += (1.0 - engaged) * max(rest_target - wanted, 0.0)
+    wanted = (1.0 - press) * (rest_target + (1.0 - min(rest_target / OPEN_MAX, 1.0)) * raw)
     extra = wanted - rest_gap
     out = m.copy()
     if extra >= 0.0:
