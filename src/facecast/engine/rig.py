@@ -7,6 +7,7 @@ face and a pinned ring around the lower face stay put.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -100,6 +101,45 @@ def _interp_curve(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 # =================================================================================================
 # The deformation model: mouth parameters and blink -> landmark positions
 # =================================================================================================
+#: Points of the face mesh proper (the iris points after them never move with the rig).
+N_MESH = 468
+
+
+def _jaw_line(q: np.ndarray, mouth_center: np.ndarray) -> tuple[list[int], float]:
+    """The jaw line (the face oval below the ears, ordered image-left to image-right) and the height
+    of the ears in face units."""
+    oval = list(face.FACE_OVAL)
+    y_ear = 0.33 * float(mouth_center[1])
+    below = q[oval, 1] > y_ear
+    start = next(i for i in range(len(oval)) if below[i] and not below[i - 1])
+    rolled = oval[start:] + oval[:start]
+    chain = [i for k, i in enumerate(rolled) if all(below[oval.index(j)] for j in rolled[: k + 1])]
+    return (chain if q[chain[0], 0] <= q[chain[-1], 0] else chain[::-1]), y_ear
+
+
+@functools.cache
+def _mesh_graph() -> tuple[np.ndarray, list[set[int]]]:
+    """The mesh's edges [E, 2] and each point's neighbours (the same for every face)."""
+    tris = np.asarray(face.TRIANGLES, dtype=np.intp)
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    edges = np.unique(np.sort(edges, axis=1), axis=0)
+    nbrs: list[set[int]] = [set() for _ in range(N_MESH)]
+    for a, b in edges:
+        nbrs[a].add(int(b))
+        nbrs[b].add(int(a))
+    return edges, nbrs
+
+
+def _harmonic_matrix(q: np.ndarray, edges: np.ndarray, free: np.ndarray, ctrl: np.ndarray) -> np.ndarray:
+    """Harmonic interpolation over the mesh (edge weights 1/length): free = H @ controls, with the
+    points that are neither free nor controls pinned at 0."""
+    w = np.zeros((N_MESH, N_MESH))
+    lengths = np.linalg.norm(q[edges[:, 0]] - q[edges[:, 1]], axis=1)
+    w[edges[:, 0], edges[:, 1]] = w[edges[:, 1], edges[:, 0]] = 1.0 / np.maximum(lengths, 0.02)
+    a_ff = np.diag(w[free].sum(axis=1)) - w[np.ix_(free, free)] + 1e-9 * np.eye(len(free))
+    return np.linalg.solve(a_ff, w[np.ix_(free, ctrl)])
+
+
 class FaceRig:
     """Per-person deformation model built from one set of reference landmarks.
 
@@ -115,7 +155,23 @@ class FaceRig:
         self.n_points = int(p.shape[0])
         fr = FaceFrame.of(p)
         q = fr.to_face(p[:, :2])
-        zf = p[:, 2] / fr.iod
+        self._contours(q)
+        self.jaw_chain, y_ear = _jaw_line(q, self.mouth_center)
+        edges, nbrs = _mesh_graph()
+        mouth_ctrl, followers, free_mouth, free_eyes = self._controls(q, nbrs)
+        self._h = _harmonic_matrix(q, edges, self.free, self.ctrl)
+        self._bases = self._mouth_bases(q, mouth_ctrl)
+        self._jaw_bases(q, p[:, 2] / fr.iod, y_ear)
+        self._control_positions(q, followers)
+        self._ring(q)
+        self._triangles(mouth_ctrl, free_mouth, followers, free_eyes)
+        self.moving = np.concatenate([self.ctrl, self.free])
+        self.chin_y = float(q[list(face.FACE_OVAL), 1].max())
+        self._face_cache: tuple[np.ndarray, FaceFrame, np.ndarray] | None = None
+
+    # --- builders, in the order ``__init__`` calls them ------------------------------------------
+    def _contours(self, q: np.ndarray) -> None:
+        """Lip and eyelid chains ordered from image-left to image-right; the mouth's middle and size."""
 
         def lr(chain: Sequence[int]) -> list[int]:
             c = list(chain)
@@ -129,32 +185,15 @@ class FaceRig:
             (lr(face.LEFT_EYE_UPPER), lr(face.LEFT_EYE_LOWER)),
             (lr(face.RIGHT_EYE_UPPER), lr(face.RIGHT_EYE_LOWER)),
         ]
-        center = (q[self.inner_upper[0]] + q[self.inner_upper[-1]]) / 2.0
-        half_width = max(abs(q[self.outer_upper[-1], 0] - q[self.outer_upper[0], 0]) / 2.0, 0.2)
-        self.mouth_center = center
-        self.half_width = float(half_width)
+        self.mouth_center = (q[self.inner_upper[0]] + q[self.inner_upper[-1]]) / 2.0
+        self.half_width = float(max(abs(q[self.outer_upper[-1], 0] - q[self.outer_upper[0], 0]) / 2.0, 0.2))
 
-        # The jaw line: the face oval below the ears, in order from one side to the other.
-        oval = list(face.FACE_OVAL)
-        y_ear = 0.33 * center[1]
-        below = q[oval, 1] > y_ear
-        start = next(i for i in range(len(oval)) if below[i] and not below[i - 1])
-        rolled = oval[start:] + oval[:start]
-        chain = lr([i for k, i in enumerate(rolled) if all(below[oval.index(j)] for j in rolled[: k + 1])])
-        self.jaw_chain = chain
-
-        # Mesh graph.
-        tris = np.asarray(face.TRIANGLES, dtype=np.intp)
-        edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
-        edges = np.unique(np.sort(edges, axis=1), axis=0)
-        n_mesh = 468
-        nbrs: list[set[int]] = [set() for _ in range(n_mesh)]
-        for a, b in edges:
-            nbrs[a].add(int(b))
-            nbrs[b].add(int(a))
-
-        # Controls: lips, jaw line, eyelids and the lid skin just above each upper lid (it moves
-        # with the lid's margin, so the lashes slide down whole and the skin under the brow stretches).
+    def _controls(
+        self, q: np.ndarray, nbrs: list[set[int]]
+    ) -> tuple[list[int], list[list[int]], list[int], list[list[int]]]:
+        """Control points (lips, jaw line, eyelids and the lid skin just above each upper lid, which
+        moves with the lid's margin so the lashes slide down whole) and the free points the
+        harmonic falloff moves. Returns (mouth controls, lid followers, free mouth, free eye points)."""
         mouth_ctrl = list(
             dict.fromkeys(self.inner_upper + self.inner_lower + self.outer_upper + self.outer_lower)
         )
@@ -169,31 +208,24 @@ class FaceRig:
                 [i for i, y, ok in zip(around, lid_y, inside, strict=True) if ok and q[i, 1] < y]
             )
             ring1.append([i for i in around if i not in followers[-1]])
-        ctrl = mouth_ctrl + chain + eye_ctrl[0] + eye_ctrl[1] + followers[0] + followers[1]
+        ctrl = mouth_ctrl + self.jaw_chain + eye_ctrl[0] + eye_ctrl[1] + followers[0] + followers[1]
         self.ctrl = np.array(ctrl, dtype=np.intp)
-        pos = {i: k for k, i in enumerate(ctrl)}
-        self._pos = pos
+        self._pos = {i: k for k, i in enumerate(ctrl)}
         ctrl_set = set(ctrl)
-        y_pin = 0.55 * center[1]
-        free_mouth = [i for i in range(n_mesh) if i not in ctrl_set and q[i, 1] > y_pin and i not in oval]
+        oval = set(face.FACE_OVAL)
+        y_pin = 0.55 * self.mouth_center[1]
+        free_mouth = [i for i in range(N_MESH) if i not in ctrl_set and q[i, 1] > y_pin and i not in oval]
         free_eyes = [[i for i in r if i not in ctrl_set and q[i, 1] < y_pin] for r in ring1]
-        free = free_mouth + free_eyes[0] + free_eyes[1]
-        self.free = np.array(free, dtype=np.intp)
-        eye_moving = [
+        self.free = np.array(free_mouth + free_eyes[0] + free_eyes[1], dtype=np.intp)
+        self._eye_moving = [
             set(e) | set(f) | set(fe) for e, f, fe in zip(eye_ctrl, followers, free_eyes, strict=True)
         ]
+        return mouth_ctrl, followers, free_mouth, free_eyes
 
-        # Harmonic interpolation (edge weights 1/length): free = H @ controls, pinned points = 0.
-        w = np.zeros((n_mesh, n_mesh))
-        lengths = np.linalg.norm(q[edges[:, 0]] - q[edges[:, 1]], axis=1)
-        w[edges[:, 0], edges[:, 1]] = w[edges[:, 1], edges[:, 0]] = 1.0 / np.maximum(lengths, 0.02)
-        f_idx = self.free
-        a_ff = np.diag(w[f_idx].sum(axis=1)) - w[np.ix_(f_idx, f_idx)] + 1e-9 * np.eye(len(f_idx))
-        self._h = np.linalg.solve(a_ff, w[np.ix_(f_idx, self.ctrl)])
-
-        # Linear displacement bases of the control points (face units), one per half-parameter.
-        n_c = len(ctrl)
-        bases = {k: np.zeros((n_c, 2)) for k in ("jaw", "round", "spread", "upper", "drop", "tuck", "thin")}
+    def _mouth_bases(self, q: np.ndarray, mouth_ctrl: list[int]) -> dict[str, np.ndarray]:
+        """Linear displacement bases of the control points (face units), one per half-parameter."""
+        center, half_width, pos = self.mouth_center, self.half_width, self._pos
+        bases = {k: np.zeros((len(self.ctrl), 2)) for k in ("jaw", "round", "spread", "upper", "drop", "tuck", "thin")}
         corners = {self.inner_upper[0], self.inner_upper[-1], self.outer_upper[0], self.outer_upper[-1]}
         iu, il, ou, ol = (
             set(c) for c in (self.inner_upper, self.inner_lower, self.outer_upper, self.outer_lower)
@@ -210,8 +242,7 @@ class FaceRig:
                 bases["round"][k] = (-ROUND_SQUEEZE * dxm, -ROUND_SQUEEZE * (q[i, 1] - center[1]))
                 bases["spread"][k] = (SPREAD_STRETCH * dxm, -0.02)
                 continue
-            lower = i in il or i in ol
-            if lower:
+            if i in il or i in ol:
                 bases["jaw"][k] = (-0.035 * t, JAW_DROP * (0.33 + 0.67 * max(0.0, 1.0 - t * t)))
             bases["round"][k, 0] = -ROUND_SQUEEZE * dxm
             bases["spread"][k, 0] = SPREAD_STRETCH * dxm
@@ -232,23 +263,29 @@ class FaceRig:
             elif i in il:
                 bases["round"][k, 1] = 0.015 * bell
                 bases["drop"][k, 1] = LOWER_DROP * bell6
-        # Jaw line: a rotation about the hinge behind the cheek moves points down by their depth in
-        # front of it; mediapipe's z gives that depth (fall back on the distance from the midline).
+        return bases
+
+    def _jaw_bases(self, q: np.ndarray, zf: np.ndarray, y_ear: float) -> None:
+        """The jaw line's share of the jaw basis: a rotation about the hinge behind the cheek moves
+        points down by their depth in front of it; mediapipe's z gives that depth (falling back on
+        the distance from the midline when z is flat)."""
+        oval = list(face.FACE_OVAL)
         lip_mid = self.inner_lower[len(self.inner_lower) // 2]
         widest = np.argsort(np.abs(q[oval, 0]))[-2:]
         z_hinge = float(zf[[oval[k] for k in widest]].mean()) + 0.1
         span = z_hinge - float(zf[lip_mid])
         x_ear = float(np.abs(q[oval, 0]).max())
-        for i in chain:
+        for i in self.jaw_chain:
             if span > 0.25:
                 depth = float(np.clip((z_hinge - zf[i]) / span, 0.0, 1.1)) ** 0.6
             else:
                 depth = float(np.clip(1.0 - (q[i, 0] / x_ear) ** 2, 0.0, 1.0)) ** 0.5
             taper = float(_smoothstep(y_ear, y_ear + 0.5, q[i, 1]))
-            bases["jaw"][pos[i]] = (0.0, JAW_DROP * depth * taper)
-        self._bases = bases
+            self._bases["jaw"][self._pos[i]] = (0.0, JAW_DROP * depth * taper)
 
-        # Press: pairs of inner-lip points (interior ones), in control-array positions.
+    def _control_positions(self, q: np.ndarray, followers: list[list[int]]) -> None:
+        """Where the lip and lid chains sit in the control array, and the press and tuck weights."""
+        pos, center, half_width = self._pos, self.mouth_center, self.half_width
         self._iu = np.array([pos[i] for i in self.inner_upper], dtype=np.intp)
         self._il = np.array([pos[i] for i in self.inner_lower], dtype=np.intp)
         self._ou = np.array([pos[i] for i in self.outer_upper], dtype=np.intp)
@@ -266,25 +303,30 @@ class FaceRig:
             for (u, lo), f in zip(self.eyes, followers, strict=True)
         ]
 
-        # Pinned ring around the lower face (extra points after the landmarks).
-        chain_q = q[chain]
-        d = chain_q - center
+    def _ring(self, q: np.ndarray) -> None:
+        """The pinned ring around the lower face: a direction and distance out from each jaw point."""
+        d = q[self.jaw_chain] - self.mouth_center
         d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
         self._ring_dir = d
         self._ring_margin = RING_SIDE + RING_CHIN * np.clip(d[:, 1], 0.0, 1.0) ** 2
-        n = self.n_points
-        ring = list(range(n, n + len(chain)))
+
+    def _triangles(
+        self, mouth_ctrl: list[int], free_mouth: list[int], followers: list[list[int]], free_eyes: list[list[int]]
+    ) -> None:
+        """Warp triangles. The mouth and eye openings have none: what shows there stays in place
+        (teeth, eyeballs) unless painted. The upper lip and upper lids are drawn last, on top."""
+        chain = self.jaw_chain
+        ring = list(range(self.n_points, self.n_points + len(chain)))
         t_idx = np.arange(len(chain), dtype=np.float64)
         ring_tris = _zip_strip(chain, ring, t_idx, t_idx)
-        # Warp triangles. The mouth and eye openings have none: what shows there stays in place
-        # (teeth, eyeballs) unless painted. The upper lip and upper lids are drawn last, on top.
+        tris = np.asarray(face.TRIANGLES, dtype=np.intp)
         mouth_moving = set(mouth_ctrl) | set(chain) | set(free_mouth)
         upper_lip = set(self.inner_upper[1:-1])
         mesh_mouth = [tuple(int(v) for v in t) for t in tris if any(int(v) in mouth_moving for v in t)]
         mesh_mouth.sort(key=lambda t: any(v in upper_lip for v in t))
         self.mouth_triangles = np.array(ring_tris + mesh_mouth, dtype=np.int32)
         self.eye_triangles: list[np.ndarray] = []
-        for (u, _lo), moving in zip(self.eyes, eye_moving, strict=True):
+        for (u, _lo), moving in zip(self.eyes, self._eye_moving, strict=True):
             lid = set(u[1:-1])
             mesh_eye = [
                 tuple(int(v) for v in t)
@@ -293,9 +335,6 @@ class FaceRig:
             ]
             mesh_eye.sort(key=lambda t: any(v in lid for v in t))
             self.eye_triangles.append(np.array(mesh_eye, dtype=np.int32))
-        self.moving = np.concatenate([self.ctrl, self.free])
-        self.chin_y = float(q[oval, 1].max())
-        self._face_cache: tuple[np.ndarray, FaceFrame, np.ndarray] | None = None
 
     # ---------------------------------------------------------------------------------------------
     def spread(self, d: np.ndarray) -> np.ndarray:
