@@ -14,6 +14,7 @@ import numpy as np
 
 from facecast.engine.face import FaceFrame
 from facecast.engine.head import HeadMotion
+from facecast.engine.layers import MouthLayers
 from facecast.engine.motion import MotionTrack
 from facecast.engine.mouth import MouthLook, MouthPainter, refine_lips, rest_mouth
 from facecast.engine.pack import AvatarPack
@@ -64,21 +65,28 @@ class FaceWarper:
             p = refined
         self.landmarks = p
         self.neutral = p if neutral is None else _as_points(neutral)
-        self.src = self.rig.extended(p)
-        shape = self.image.shape
-        # The warp boxes must hold the neutral shape too when it differs from the picture's.
-        reach = np.concatenate([self.src, self.rig.extended(self.neutral)])
-        self.mouth_warp = MeshWarp(self.rig.mouth_triangles, reach, shape)
-        self.eye_warps = [MeshWarp(t, reach, shape) for t in self.rig.eye_triangles]
-        self.painter = MouthPainter(
-            self.image, p, self.rig, self.mouth_warp.box, base=self.neutral, look=look, teeth=teeth
-        )
-        self.gate = None if gate is None else np.asarray(gate, dtype=np.float32)
         # Speech opens the mouth to an absolute gap: a portrait that shows its teeth at rest does not
         # add the speech's opening on top; one caught mid-word rests with its lips together.
         self.rest = rest_mouth(self.image, self.neutral, self.rig)
         self.rest_gap = self.rest.gap
         self.rest_target = 0.0 if self.rest.speaking else self.rest_gap
+        self.src = self.rig.extended(p)
+        triangles = self.rig.mouth_triangles
+        # A portrait whose own mouth is open keeps what it shows there, in two layers riding the jaws.
+        self.layers: MouthLayers | None = None
+        if self.rest.kind != "closed" and neutral is None and teeth is None:
+            self.layers = MouthLayers(self.image, p, self.rig, len(self.src))
+            self.src = np.concatenate([self.src, self.layers.source_points()])
+            triangles = np.concatenate([self.layers.triangles, triangles])
+        shape = self.image.shape
+        # The warp boxes must hold the neutral shape too when it differs from the picture's.
+        reach = np.concatenate([self.src, self.rig.extended(self.neutral)])
+        self.mouth_warp = MeshWarp(triangles, reach, shape)
+        self.eye_warps = [MeshWarp(t, reach, shape) for t in self.rig.eye_triangles]
+        self.painter = MouthPainter(
+            self.image, p, self.rig, self.mouth_warp.box, base=self.neutral, look=look, teeth=teeth
+        )
+        self.gate = None if gate is None else np.asarray(gate, dtype=np.float32)
 
     def target_points(self, mouth: np.ndarray, blink: float = 0.0) -> np.ndarray:
         """The warp's target vertices (landmarks then ring) for one mouth row and blink."""
@@ -89,6 +97,8 @@ class FaceWarper:
         dst = self.src.copy()
         moving = self.rig.moving
         dst[moving] = self.rig.targets(self.neutral, shape, blink, close)[moving]
+        if self.layers is not None:
+            dst[-len(self.layers.source_points()) :] = self.layers.target_points(self.src, dst)
         return dst
 
     def _remap(
@@ -124,7 +134,8 @@ class FaceWarper:
             if got is not None:
                 roi, (x0, y0, x1, y1) = got
                 gate = None if self.gate is None else self.gate[y0:y1, x0:x1]
-                self.painter.paint(roi, (x0, y0), dst, m, gate)
+                between = None if self.layers is None else self.layers.gap(dst)
+                self.painter.paint(roi, (x0, y0), dst, m, gate, between=between)
                 if m[_PRESS] > 0.05:  # the upper lip laps over the lower one: soften that edge
                     _soften_along(roi, dst[self.rig.inner_upper] - (x0, y0))
                 out[y0:y1, x0:x1] = roi

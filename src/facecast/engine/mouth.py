@@ -47,7 +47,7 @@ COLOUR_SATURATION = 0.12
 #: share of its opening dark, or a gap over this, it was caught mid-word.
 CLOSED_GAP = 0.03
 OPEN_DARK_SHARE = 0.3
-MID_WORD_GAP = 0.3
+MID_WORD_GAP = 0.25
 #: The lower teeth are in the upper ones' and the upper lip's shadow.
 LOWER_TEETH_DIM = 0.62
 #: Drawn teeth: warm ivory relative to the scene's white, and their brightness relative to the skin.
@@ -266,9 +266,9 @@ def rest_mouth(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> RestMo
     tongue = float(red.mean())
     if tongue > 0.45 and tongue > 2.0 * teeth:
         kind = "tongue"
-    elif dark > OPEN_DARK_SHARE or (gap > MID_WORD_GAP and teeth + tongue < 0.5):
-        # The inside shows (a tongue out or teeth filling a wide gap are kept: closing the lips
-        # over them would draw the lips' seam across them).
+    elif dark > OPEN_DARK_SHARE or gap > MID_WORD_GAP:
+        # The dark inside shows, or the lips are apart wider than speech holds them: a photo
+        # caught mid-word or mid-laugh, which pauses with relaxed, closed lips.
         kind = "open"
     elif teeth > 0.2:
         kind = "teeth"
@@ -584,12 +584,23 @@ class MouthPainter:
         dst: np.ndarray,
         mouth: np.ndarray,
         gate: np.ndarray | None = None,
+        *,
+        between: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """Paint into ``roi`` (uint8 view whose top-left pixel is ``origin``) for target points ``dst``."""
+        """Paint into ``roi`` (uint8 view whose top-left pixel is ``origin``) for target points ``dst``.
+
+        ``between`` = (upper edge, lower edge), image points from corner to corner: paint only there,
+        the gap between the two layers of a portrait's own open mouth (``layers.MouthLayers``),
+        and only the cavity and the tongue in it: the portrait's teeth are in the layers."""
         rig, look, iod = self.rig, self.look, self.iod
-        poly = np.asarray(dst, dtype=np.float64)[rig.inner_upper + rig.inner_lower[::-1][1:-1], :2]
-        ux, uy = self._face_curve(dst[rig.inner_upper, :2])
-        lx, ly = self._face_curve(dst[rig.inner_lower, :2])
+        if between is None:
+            upper_edge, lower_edge = dst[rig.inner_upper, :2], dst[rig.inner_lower, :2]
+        else:
+            upper_edge, lower_edge = between
+        draw_teeth = between is None
+        poly = np.concatenate([upper_edge, lower_edge[::-1][1:-1]]).astype(np.float64)
+        ux, uy = self._face_curve(upper_edge)
+        lx, ly = self._face_curve(lower_edge)
         gap = float((np.interp(lx, ux, uy) - ly).min())  # negative of the largest opening
         open_px = -gap * iod
         if open_px < 0.4:
@@ -608,7 +619,7 @@ class MouthPainter:
         alpha = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)), (3, 3), 0.7).astype(
             np.float32
         ) * (float(np.clip((open_px - 0.4) / 1.5, 0.0, 1.0)) / 255.0)
-        if self._src_inner is not None:
+        if self._src_inner is not None and draw_teeth:
             moved = float(np.abs(dst[rig.inner_upper + rig.inner_lower, :2] - self._src_inner).max())
             alpha *= float(_smoothstep(0.0, 1.5, moved))
         sl = (slice(y0 - by0, y1 - by0), slice(x0 - bx0, x1 - bx0))
@@ -634,7 +645,7 @@ class MouthPainter:
             shade = 0.35 + 0.55 * np.clip((v - (cy - ry)) / ry, 0.0, 1.0) ** 0.6
             col = col + (look.tongue * shade[..., None] - col) * a[..., None]
         tip = None
-        if m[_TONGUE] > 0.01:  # the tongue's tip at the upper teeth (behind them; between them for th)
+        if m[_TONGUE] > 0.01 and draw_teeth:  # the tongue's tip at the upper teeth (behind them; between them for th)
             if self._static is None:
                 tip, tip_col = self._tip_layer(u, v)
             else:
@@ -664,6 +675,9 @@ class MouthPainter:
             0.88 + 0.12 * _smoothstep(0.0, 0.025, bottom - v)
         )
         col = col * shadow[..., None]
+        if not draw_teeth:
+            self._blend(roi, origin, (x0, y0, x1, y1), col, alpha, gate)
+            return
         own = self._teeth_own[sl]
         ta = self._teeth_alpha[sl][..., None]
         drawn_light = (
@@ -684,6 +698,19 @@ class MouthPainter:
         dim = 0.18 * max(-float(m[_WIDTH]), 0.0)  # behind rounded, pushed-out lips: in shadow
         if dim > 0:
             col = col + (look.cavity_edge - col) * (dim * ta)
+        self._blend(roi, origin, (x0, y0, x1, y1), col, alpha, gate)
+
+    @staticmethod
+    def _blend(
+        roi: np.ndarray,
+        origin: tuple[int, int],
+        box: tuple[int, int, int, int],
+        col: np.ndarray,
+        alpha: np.ndarray,
+        gate: np.ndarray | None,
+    ) -> None:
+        ox, oy = origin
+        x0, y0, x1, y1 = box
         if gate is not None:
             alpha = alpha * gate[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         target = roi[y0 - oy : y1 - oy, x0 - ox : x1 - ox]

@@ -27,8 +27,12 @@ LOWER_DROP = 0.07
 #: pushes them out by this fraction.
 ROUND_SQUEEZE = 0.33
 SPREAD_STRETCH = 0.12
-#: The widest the inner lips open in speech (face units): a full "aa" on a closed mouth.
+#: The widest the inner lips open in speech (face units): a full "aa" on a closed mouth; the least
+#: they stay apart between sounds while speaking from a portrait whose lips are apart at rest; and
+#: the mouth activity (its largest parameter) by which speaking has taken over from the rest.
 OPEN_MAX = 0.36
+SPEECH_FLOOR = 0.06
+ENGAGE_AT = 0.2
 #: Where the lips meet when pressed: this fraction of the gap from the upper lip.
 PRESS_MEET = 0.4
 #: How far the pressed upper lip laps over the lower one (covers seams between the two contours).
@@ -467,15 +471,21 @@ def absolute_mouth(mouth: np.ndarray, rest_gap: float, rest_target: float) -> tu
     returns the row to give the rig and how much of the rest gap to close.
 
     At rest (all 0) the gap aimed at is ``rest_target`` (the portrait's own gap, or 0 for a photo
-    caught mid-word); the speech's opening (``raw_opening``) maps onto the range from there up to
-    ``OPEN_MAX``, so a smile speaks with its smile and the widest vowel is no wider than on a closed
-    mouth; p/b/m close the lips from any rest."""
+    caught mid-word); speaking, the speech's opening (``raw_opening``) maps onto the human range
+    from ``SPEECH_FLOOR`` up to ``OPEN_MAX``, so the widest vowel is no wider than on a closed
+    mouth and a wide laugh still moves its lips; p/b/m close the lips from any rest."""
     m = mouth_vector(mouth)
     if rest_gap <= 1e-3 and rest_target <= 1e-3:
         return m, 0.0
     raw = min(raw_opening(m), OPEN_MAX)
     press = float(m[_PRESS])
-    wanted = (1.0 - press) * (rest_target + (1.0 - min(rest_target / OPEN_MAX, 1.0)) * raw)
+    # While speaking, the lips range from nearly closed to a full vowel whatever the rest; at rest
+    # (and on the way there) they are where the portrait has them.
+    low = min(rest_target, SPEECH_FLOOR)
+    activity = max(float(m[_JAW]), press, abs(float(m[_LOWER])), float(m[_UPPER]), 0.5 * abs(float(m[_WIDTH])))
+    engaged = float(_smoothstep(0.0, ENGAGE_AT, activity))
+    speaking = low + (1.0 - low / OPEN_MAX) * raw
+    wanted = (1.0 - press) * (rest_target + engaged * (speaking - rest_target))
     extra = wanted - rest_gap
     out = m.copy()
     if extra >= 0.0:
