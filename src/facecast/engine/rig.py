@@ -105,6 +105,10 @@ def _interp_curve(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 # =================================================================================================
 # The deformation model: mouth parameters and blink -> landmark positions
 # =================================================================================================
+#: The middle of the upper lip's inner edge (a face-mesh index), and the least half-width of the
+#: mouth on either side of it (face units).
+UPPER_LIP_MIDDLE = 13
+MIN_HALF_WIDTH = 0.08
 #: Points of the face mesh proper (the iris points after them never move with the rig).
 N_MESH = 468
 
@@ -191,6 +195,18 @@ class FaceRig:
         ]
         self.mouth_center = (q[self.inner_upper[0]] + q[self.inner_upper[-1]]) / 2.0
         self.half_width = float(max(abs(q[self.outer_upper[-1], 0] - q[self.outer_upper[0], 0]) / 2.0, 0.2))
+        # The lips' own midline and the width on each side of it: on a turned face the far side is
+        # foreshortened, so the shapes of speech are centred there and squeezed on that side.
+        self.midline = float(q[UPPER_LIP_MIDDLE, 0])
+        self._half_widths = (
+            max(self.midline - float(q[self.outer_upper[0], 0]), MIN_HALF_WIDTH),
+            max(float(q[self.outer_upper[-1], 0]) - self.midline, MIN_HALF_WIDTH),
+        )
+
+    def _across(self, x: np.ndarray | float) -> np.ndarray:
+        """Position across the mouth: -1 at the image-left corner, 0 on the midline, +1 at the right."""
+        d = np.asarray(x, dtype=np.float64) - self.midline
+        return np.where(d < 0, d / self._half_widths[0], d / self._half_widths[1])
 
     def _controls(
         self, q: np.ndarray, nbrs: list[set[int]]
@@ -228,7 +244,7 @@ class FaceRig:
 
     def _mouth_bases(self, q: np.ndarray, mouth_ctrl: list[int]) -> dict[str, np.ndarray]:
         """Linear displacement bases of the control points (face units), one per half-parameter."""
-        center, half_width, pos = self.mouth_center, self.half_width, self._pos
+        center, pos = self.mouth_center, self._pos
         bases = {k: np.zeros((len(self.ctrl), 2)) for k in ("jaw", "round", "spread", "upper", "drop", "tuck", "thin")}
         corners = {self.inner_upper[0], self.inner_upper[-1], self.outer_upper[0], self.outer_upper[-1]}
         iu, il, ou, ol = (
@@ -236,8 +252,8 @@ class FaceRig:
         )
         for i in mouth_ctrl:
             k = pos[i]
-            dxm = q[i, 0] - center[0]
-            t = float(np.clip(dxm / half_width, -1.2, 1.2))
+            dxm = q[i, 0] - self.midline
+            t = float(np.clip(self._across(q[i, 0]), -1.2, 1.2))
             bell = max(0.0, 1.0 - t * t) ** 0.8
             bell6 = max(0.0, 1.0 - t * t) ** 0.6
             side = 1.0 if t >= 0 else -1.0
@@ -289,14 +305,14 @@ class FaceRig:
 
     def _control_positions(self, q: np.ndarray, followers: list[list[int]]) -> None:
         """Where the lip and lid chains sit in the control array, and the press and tuck weights."""
-        pos, center, half_width = self._pos, self.mouth_center, self.half_width
+        pos = self._pos
         self._iu = np.array([pos[i] for i in self.inner_upper], dtype=np.intp)
         self._il = np.array([pos[i] for i in self.inner_lower], dtype=np.intp)
         self._ou = np.array([pos[i] for i in self.outer_upper], dtype=np.intp)
         self._ol = np.array([pos[i] for i in self.outer_lower], dtype=np.intp)
-        t_il = (q[self.inner_lower, 0] - center[0]) / half_width
+        t_il = self._across(q[self.inner_lower, 0])
         self._il_weight = np.clip(1.0 - t_il**2, 0.0, 1.0) ** 0.5
-        t_iu = (q[self.inner_upper, 0] - center[0]) / half_width
+        t_iu = self._across(q[self.inner_upper, 0])
         self._iu_weight = np.clip((1.0 - np.abs(t_iu)) / 0.2, 0.0, 1.0)
         self._eyes_pos = [
             (
