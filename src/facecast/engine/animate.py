@@ -88,7 +88,7 @@ class FaceWarper:
             self.image, p, self.rig, self.mouth_warp.box, base=self.neutral, look=look, teeth=teeth
         )
         self.gate = None if gate is None else np.asarray(gate, dtype=np.float32)
-        self.lids = LidSkin(self.image, p, self.rig)
+        self._lids: LidSkin | None = None  # made at the first blink (a clip's frames never blink)
 
     def target_points(self, mouth: np.ndarray, blink: float = 0.0) -> np.ndarray:
         """The warp's target vertices (landmarks then ring) for one mouth row and blink."""
@@ -148,7 +148,9 @@ class FaceWarper:
                     roi, (x0, y0, x1, y1) = got
                     _soften_along(roi, dst[upper] - (x0, y0))
                     out[y0:y1, x0:x1] = roi
-            self.lids.paint(out, self.src, dst, blink)
+            if self._lids is None:
+                self._lids = LidSkin(self.image, self.landmarks, self.rig)
+            self._lids.paint(out, self.src, dst, blink)
 
     def render(self, mouth: np.ndarray, blink: float = 0.0) -> np.ndarray:
         """A copy of the picture with the mouth shaped by ``mouth`` and the eyelids by ``blink``."""
