@@ -335,6 +335,7 @@
 
   function followJob(jobId) {
     $("job").hidden = false;
+    $("job-empty").hidden = true;
     $("job-result").hidden = true;
     $("job-cancel").hidden = false;
     $("job-cancel").dataset.jobId = jobId;

@@ -1,0 +1,282 @@
+"""The web studio and the API reference pages in a real headless Chromium against the real server.
+
+Every page is saved at 1280x900 and 375x812 under test-output/studio/ and checked with axe-core
+(no serious or critical violations). The studio uses only the public API, with the key in the tab.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.service.browser import Browser, require_browser
+from tests.service.harness import Server, blank_png
+
+SENTENCE = "Hello from the studio. This video was made in a browser."
+#: Near the session server's 300-character script limit: a render long enough to cancel midway.
+LONG_SCRIPT = (
+    "This is a longer script, so that the render is still going when the cancel button is pressed. "
+    "It talks about nothing much, at an even pace, with a few pauses. One, two, three, four, five. "
+    "Six, seven, eight, nine, ten. And then it would go on for a while more."
+)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    require_browser()
+    b = Browser(tmp_path_factory.mktemp("downloads"))
+    try:
+        yield b
+    finally:
+        b.quit()
+
+
+@pytest.fixture(scope="module")
+def studio_key(server: Server) -> str:
+    """An account of its own, so the history and keys pages show only this test's work."""
+    return server.key("studio")
+
+
+@pytest.fixture()
+def signed_in(browser: Browser, server: Server, studio_key: str) -> Browser:
+    """The browser on the studio, signed in (once per module unless a test signed out)."""
+    if browser.driver.current_url.startswith(server.url + "/#") and browser.visible("#nav"):
+        return browser
+    browser.open(server.url + "/")
+    browser.wait(lambda: browser.visible("#signin-key"), what="the sign-in form")
+    browser.find("#signin-key").send_keys(studio_key)
+    browser.find("#signin-form button[type=submit]").click()
+    browser.wait(lambda: browser.visible("#view-create"), what="the create view")
+    return browser
+
+
+def mirrored_portrait(folder: Path) -> tuple[Path, tuple[float, float]]:
+    """A portrait no server has seen (the astronaut mirrored, on a wider canvas), and where its face
+    centre is, as fractions of the picture's width and height."""
+    from PIL import Image
+    from skimage import data
+
+    face = np.asarray(data.astronaut())[:, ::-1]  # the face is at x 180-270, y 70-180 unmirrored
+    canvas = np.full((512, 768, 3), 200, np.uint8)
+    canvas[:, 128:640] = face
+    path = folder / "portrait-made-by-the-test.jpg"
+    Image.fromarray(canvas).save(path, quality=92)
+    centre_x = (128 + 512 - 225) / 768
+    return path, (centre_x, 125 / 512)
+
+
+def test_wrong_key_shows_the_sign_in_error(browser: Browser, server: Server) -> None:
+    browser.open(server.url + "/#/create")
+    browser.js("sessionStorage.clear(); location.reload()")
+    browser.wait(lambda: browser.visible("#signin-key"), what="the sign-in form")
+    browser.screenshots("signin")
+    browser.find("#signin-key").send_keys("fc_not-a-real-key")
+    browser.find("#signin-form button[type=submit]").click()
+    message = browser.wait(lambda: browser.text("#signin-error"), what="the sign-in error")
+    assert "not accepted" in message and "Invalid API key" in message
+    assert not browser.visible("#nav")
+    assert browser.js("return sessionStorage.getItem('facecast.key')") is None
+    browser.screenshots("signin-wrong-key")
+    assert browser.axe_violations() == []
+
+
+def test_pages_render_at_both_sizes_and_pass_axe(signed_in: Browser, server: Server) -> None:
+    b = signed_in
+    for view, ready in (
+        ("create", "#create-avatar option"),
+        ("avatars", "#avatar-list li"),
+        ("voices", "#voice-list li"),
+        ("history", "#history-list li, #history-empty:not([hidden])"),
+        ("keys", "#key-list li"),
+    ):
+        b.go(view)
+        b.wait(lambda ready=ready: b.find_all(ready), what=f"{view} content")
+        shots = b.screenshots(view)
+        assert all(p.stat().st_size > 5000 for p in shots)
+        b.viewport(375, 812)
+        assert not b.overflows_horizontally(), f"{view} scrolls sideways at 375 px"
+        b.viewport(1280, 900)
+        assert b.axe_violations() == [], view
+    b.go("create")
+    b.screenshots("create", dark=True)
+    b.viewport(1280, 900, dark=True)
+    assert b.axe_violations() == [], "create, dark"
+    b.viewport(1280, 900)
+    # The key stays in the tab's storage: never in the URL or a cookie.
+    key = b.js("return sessionStorage.getItem('facecast.key')")
+    assert key and key not in b.driver.current_url
+    assert b.driver.get_cookies() == []
+    assert b.console_errors() == []
+
+
+def test_voices_filter_and_listen(signed_in: Browser) -> None:
+    b = signed_in
+    b.go("voices")
+    b.wait(lambda: b.find_all("#voice-list li"), what="voices")
+    every = len(b.find_all("#voice-list li"))
+    b.find("#voice-gender").send_keys("Female")
+    b.wait(lambda: len(b.find_all("#voice-list li")) < every, what="the gender filter")
+    b.find("#voice-gender").send_keys("Any")
+    b.js(
+        "document.getElementById('voice-gender').value=''; document.getElementById('voice-gender').dispatchEvent(new Event('change'))"
+    )
+    b.find('#voice-list li[data-voice-id="flite-slt"] button').click()
+    b.wait(
+        lambda: b.js(
+            "const a = document.getElementById('voice-audio'); return a.duration > 0 && a.currentTime > 0"
+        ),
+        what="the sample playing",
+    )
+
+
+def test_portrait_preview_shows_the_face_box_then_makes_an_avatar(signed_in: Browser, tmp_path: Path) -> None:
+    b = signed_in
+    b.go("avatars")
+    path, (cx, cy) = mirrored_portrait(tmp_path)
+    b.find("#avatar-file").send_keys(str(path))
+    b.wait(lambda: b.visible("#face-box"), what="the face box")
+    frame = b.find(".preview-frame").rect
+    box = b.find("#face-box").rect
+    centre = (
+        (box["x"] + box["width"] / 2 - frame["x"]) / frame["width"],
+        (box["y"] + box["height"] / 2 - frame["y"]) / frame["height"],
+    )
+    assert abs(centre[0] - cx) < 0.06 and abs(centre[1] - cy) < 0.08, (centre, (cx, cy))
+    assert 0.08 < box["width"] / frame["width"] < 0.3
+    assert "Face found" in b.text("#preview-note")
+    b.screenshots("avatars-preview")
+    assert b.axe_violations() == []
+    b.find("#avatar-name").clear()
+    b.find("#avatar-name").send_keys("Mirror astronaut")
+    b.find("#avatar-create").click()
+    b.wait(
+        lambda: any("Mirror astronaut" in li.text for li in b.find_all("#avatar-list li")),
+        what="the new avatar",
+    )
+    item = next(li for li in b.find_all("#avatar-list li") if "Mirror astronaut" in li.text)
+    assert "Ready" in item.text
+    b.wait(
+        lambda: b.js(
+            "const i = arguments[0].querySelector('img'); return i.complete && i.naturalWidth > 0", item
+        ),
+        what="its thumbnail",
+    )
+
+
+def test_a_picture_without_a_face_shows_why_next_to_the_upload(signed_in: Browser, tmp_path: Path) -> None:
+    b = signed_in
+    b.go("avatars")
+    path = tmp_path / "wall.png"
+    path.write_bytes(blank_png(320))
+    b.find("#avatar-file").send_keys(str(path))
+    message = b.wait(lambda: b.text("#avatar-error"), what="the refusal")
+    assert "No face found" in message
+    assert not b.visible("#face-box")
+    assert b.find("#avatar-create").get_attribute("disabled") is not None
+    # The message sits in the upload form, announced to screen readers.
+    assert b.find("#avatar-form #avatar-error").get_attribute("role") == "alert"
+    b.screenshots("avatars-no-face")
+    text_file = tmp_path / "notes.png"
+    text_file.write_bytes(b"not a picture at all")
+    b.find("#avatar-file").send_keys(str(text_file))
+    b.wait(lambda: "must be a PNG/JPEG/WebP image" in b.text("#avatar-error"), what="the type error")
+
+
+def test_make_a_video_from_a_sentence_play_and_download(signed_in: Browser, server: Server) -> None:
+    b = signed_in
+    b.go("create")
+    b.wait(lambda: b.find_all("#create-avatar option"), what="avatars")
+    b.find("#create-text").send_keys(SENTENCE)
+    assert b.text("#create-count").startswith(f"{len(SENTENCE)} characters · about 4 s")
+    b.find("#create-name").send_keys("Studio sentence")
+    b.find("#create-submit").click()
+    b.wait(lambda: b.visible("#job"), what="the job panel")
+    b.wait(lambda: b.visible("#job-result"), timeout=120, what="the finished video")
+    assert b.text("#job-status") == "Done"
+    duration = b.wait(lambda: b.js("return document.getElementById('job-video').duration"), what="metadata")
+    assert 3.0 < duration < 8.0
+    b.js("const v = document.getElementById('job-video'); v.muted = true; v.play();")
+    b.wait(lambda: b.js("return document.getElementById('job-video').currentTime > 0.2"), what="playback")
+    b.screenshots("create-done")
+    link = b.find("#job-link").get_attribute("value")
+    assert link.startswith(server.url + "/media/") and "signature=" in link
+    b.find("#job-download").click()
+    files = b.wait(lambda: [p for p in b.downloads.glob("*.mp4")], what="the download")
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+            "-of",
+            "json",
+            str(files[0]),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert '"h264"' in probe.stdout and '"aac"' in probe.stdout
+    # It is in the history, with its duration and a thumbnail.
+    b.go("history")
+    row = b.wait(
+        lambda: next((li for li in b.find_all("#history-list li") if "Studio sentence" in li.text), None),
+        what="the history row",
+    )
+    assert "Complete" in row.text and " s" in row.text
+    b.screenshots("history")
+
+
+def test_cancel_a_running_job(signed_in: Browser) -> None:
+    b = signed_in
+    b.go("create")
+    b.wait(lambda: b.find_all("#create-avatar option"), what="avatars")
+    b.find("#create-text").clear()
+    b.find("#create-text").send_keys(LONG_SCRIPT)
+    b.find("#create-name").clear()
+    b.find("#create-name").send_keys("To be cancelled")
+    b.js("document.querySelector('input[name=framing][value=full]').click()")
+    b.find("#create-submit").click()
+    b.wait(lambda: b.text("#job-status").startswith("Rendering"), timeout=60, what="rendering")
+    b.find("#job-cancel").click()
+    b.wait(lambda: b.text("#job-status") == "Cancelled", timeout=60, what="the cancellation")
+    assert "cancelled" in b.text("#job-error").lower()
+    assert not b.visible("#job-result")
+    b.js("document.querySelector('input[name=framing][value=crop]').click()")
+
+
+def test_keys_create_and_revoke(signed_in: Browser) -> None:
+    b = signed_in
+    b.go("keys")
+    before = len(b.wait(lambda: b.find_all("#key-list li"), what="keys"))
+    b.find("#key-name").send_keys("laptop")
+    b.find("#key-form button").click()
+    b.wait(lambda: b.visible("#key-new"), what="the new key")
+    assert b.find("#key-new-value").get_attribute("value").startswith("fc_")
+    b.wait(lambda: len(b.find_all("#key-list li")) == before + 1, what="the listed key")
+    row = next(li for li in b.find_all("#key-list li") if "laptop" in li.text)
+    assert "fc_" in row.text and "…" in row.text  # the prefix only
+    row.find_element("css selector", "button").click()
+    b.driver.switch_to.alert.accept()
+    b.wait(
+        lambda: "revoked" in next(li for li in b.find_all("#key-list li") if "laptop" in li.text).text,
+        what="the revoked key",
+    )
+
+
+def test_docs_and_redoc_render_offline(browser: Browser, server: Server) -> None:
+    browser.requested_hosts()  # forget earlier pages' requests
+    browser.open(server.url + "/docs")
+    browser.wait(lambda: len(browser.find_all(".opblock")) > 20, what="Swagger UI's operations")
+    assert browser.find_all(".opblock-tag")
+    browser.screenshots("docs")
+    browser.open(server.url + "/redoc")
+    browser.wait(lambda: len(browser.find_all("[data-section-id]")) > 20, timeout=60, what="ReDoc's sections")
+    browser.screenshots("redoc")
+    hosts = browser.requested_hosts()
+    assert hosts == {f"127.0.0.1:{server.port}"}, hosts
