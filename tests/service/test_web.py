@@ -16,6 +16,8 @@ import pytest
 from tests.service.browser import Browser, require_browser
 from tests.service.harness import Server, blank_png
 
+#: Names are shown as text, never as markup.
+MARKUP_NAME = '<b>Mirror</b> astronaut <img src=x onerror="window.pwned=1">'
 SENTENCE = "Hello from the studio. This video was made in a browser."
 #: Near the session server's 300-character script limit: a render long enough to cancel midway.
 LONG_SCRIPT = (
@@ -151,14 +153,15 @@ def test_portrait_preview_shows_the_face_box_then_makes_an_avatar(signed_in: Bro
     b.screenshots("avatars-preview")
     assert b.axe_violations() == []
     b.find("#avatar-name").clear()
-    b.find("#avatar-name").send_keys("Mirror astronaut")
+    b.find("#avatar-name").send_keys(MARKUP_NAME)
     b.find("#avatar-create").click()
     b.wait(
-        lambda: any("Mirror astronaut" in li.text for li in b.find_all("#avatar-list li")),
-        what="the new avatar",
+        lambda: any(MARKUP_NAME in li.text for li in b.find_all("#avatar-list li")),
+        what="the new avatar, its name shown as typed",
     )
-    item = next(li for li in b.find_all("#avatar-list li") if "Mirror astronaut" in li.text)
+    item = next(li for li in b.find_all("#avatar-list li") if MARKUP_NAME in li.text)
     assert "Ready" in item.text
+    assert b.js("return window.pwned === undefined && !document.querySelector('#avatar-list b')")
     b.wait(
         lambda: b.js(
             "const i = arguments[0].querySelector('img'); return i.complete && i.naturalWidth > 0", item

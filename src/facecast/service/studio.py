@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +68,9 @@ def preview_portrait(service: Service, upload: Upload) -> Preview:
     scratch = service.media.path("tmp")
     scratch.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch, prefix="preview-") as folder:
-        path = Path(folder) / f"portrait.{ext}"
+        # Named as uploaded (made safe), so that the engine's messages name the user's file.
+        stem = re.sub(r"[^\w.-]+", "_", Path(upload.filename or "portrait").stem)[:80] or "portrait"
+        path = Path(folder) / f"{stem}.{ext}"
         with open(path, "wb") as out:
             size = 0
             while chunk := upload.file.read(1 << 20):
