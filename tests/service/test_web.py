@@ -1,7 +1,8 @@
 """The web studio and the API reference pages in a real headless Chromium against the real server.
 
-Every page is saved at 1280x900 and 375x812 under test-output/studio/ and checked with axe-core
-(no serious or critical violations). The studio uses only the public API, with the key in the tab.
+Pages are saved at 1280x900 and 375x812 under test-output/studio/ (for a person to look at) and
+checked with axe-core (no serious or critical violations). The default suite runs the main flows
+(~25 s); the sweep over every page and the cancellation are marked slow (make test-all).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def test_wrong_key_shows_the_sign_in_error(browser: Browser, server: Server) -> 
     assert browser.axe_violations() == []
 
 
+@pytest.mark.slow  # ~12 s: every page at two sizes and in dark mode, axe on each
 def test_pages_render_at_both_sizes_and_pass_axe(signed_in: Browser, server: Server) -> None:
     b = signed_in
     for view, ready in (
@@ -235,6 +237,7 @@ def test_make_a_video_from_a_sentence_play_and_download(signed_in: Browser, serv
     b.screenshots("history")
 
 
+@pytest.mark.slow  # ~12 s: a long script, cancelled once it renders
 def test_cancel_a_running_job(signed_in: Browser) -> None:
     b = signed_in
     b.go("create")

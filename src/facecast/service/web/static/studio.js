@@ -8,7 +8,7 @@
   const VIEWS = ["create", "avatars", "voices", "history", "keys"];
   const WORDS_PER_SECOND = 2.5; // about 150 words a minute, an unhurried speaking pace
   const POLL_FIRST_MS = 400;
-  const POLL_MAX_MS = 3000;
+  const POLL_MAX_MS = 2000;
 
   const $ = (id) => document.getElementById(id);
   let apiKey = sessionStorage.getItem(KEY_STORE);
@@ -16,6 +16,7 @@
   let voices = [];
   let currentView = null;
   const blobUrls = new Map();
+  let jobPoller = null;
   const timers = {};
 
   // --- helpers ------------------------------------------------------------------------------------
@@ -346,7 +347,7 @@
     const video = $("job-video");
     video.removeAttribute("src");
     video.load();
-    poll("job", async () => {
+    jobPoller = async () => {
       const job = await api("/api/job/" + encodeURIComponent(jobId));
       $("job-title").textContent = job.name;
       $("job-progress").value = job.progress;
@@ -358,7 +359,8 @@
       if (job.status === "complete") await showVideo(job.videoId);
       else setError("job-error", job.error || "The video could not be made.");
       return false;
-    });
+    };
+    poll("job", jobPoller);
   }
 
   async function showVideo(videoId) {
@@ -375,6 +377,7 @@
     try {
       await api("/api/video/" + encodeURIComponent(jobId) + "/cancel", { method: "POST" });
       $("job-status").textContent = "Cancelling…";
+      if (jobPoller) poll("job", jobPoller); // follow the cancellation closely again
     } catch (err) {
       setError("job-error", err);
     }
