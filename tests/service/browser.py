@@ -53,6 +53,9 @@ class Browser:
             "--disable-features=Translate,OptimizationHints,MediaRouter",
             "--no-first-run",
             "--lang=en-US",
+            # A synthetic camera (a moving test pattern, no face) and no permission prompt.
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
         ):
             options.add_argument(arg)
         options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})

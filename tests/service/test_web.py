@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.service.browser import Browser, require_browser
-from tests.service.harness import Server, blank_png
+from tests.service.harness import Server, blank_png, speaking_clip
 
 #: Names are shown as text, never as markup.
 MARKUP_NAME = '<b>Mirror</b> astronaut <img src=x onerror="window.pwned=1">'
@@ -189,6 +189,43 @@ def test_a_picture_without_a_face_shows_why_next_to_the_upload(signed_in: Browse
     text_file.write_bytes(b"not a picture at all")
     b.find("#avatar-file").send_keys(str(text_file))
     b.wait(lambda: "must be a PNG/JPEG/WebP image" in b.text("#avatar-error"), what="the type error")
+
+
+def test_camera_photo_goes_through_the_same_check(signed_in: Browser) -> None:
+    """Chromium's fake camera shows a test pattern: the snapshot is previewed and refused (no face)."""
+    b = signed_in
+    b.go("avatars")
+    assert b.visible("#camera-open")
+    b.find("#camera-open").click()
+    b.wait(lambda: b.js("return document.getElementById('camera-video').videoWidth > 0"), what="the camera")
+    b.find("#camera-shoot").click()
+    b.wait(lambda: b.visible("#preview-img"), what="the snapshot")
+    assert "No face found" in b.wait(lambda: b.text("#avatar-error"), what="the check")
+    assert not b.visible("#camera")
+    assert b.js("return document.getElementById('preview-img').naturalWidth") > 0
+
+
+@pytest.mark.slow  # ~10 s: the clip is made by the engine, then prepared by the worker
+def test_video_avatar_from_a_clip_shows_its_preparation(signed_in: Browser, tmp_path: Path) -> None:
+    b = signed_in
+    b.go("avatars")
+    clip = tmp_path / "talking.mp4"
+    speaking_clip(clip, seconds=2.0, side=256)
+    b.find("#avatar-file").send_keys(str(clip))
+    b.wait(lambda: b.visible("#preview-video"), what="the clip preview")
+    assert "checked when you create" in b.text("#preview-note")
+    b.find("#avatar-name").clear()
+    b.find("#avatar-name").send_keys("Talking clip")
+    b.find("#avatar-create").click()
+    def ready() -> bool:
+        row = next((li for li in b.find_all("#avatar-list li") if "Talking clip" in li.text), None)
+        return row is not None and "Ready" in row.text
+
+    b.wait(ready, timeout=90, what="the clip avatar to be ready")
+    row = next(li for li in b.find_all("#avatar-list li") if "Talking clip" in li.text)
+    assert "Video" in row.text
+    b.go("create")
+    b.wait(lambda: "Talking clip (video)" in b.text("#create-avatar"), what="the clip avatar in the picker")
 
 
 def test_make_a_video_from_a_sentence_play_and_download(signed_in: Browser, server: Server) -> None:
