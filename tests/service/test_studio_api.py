@@ -92,7 +92,9 @@ def test_avatar_thumbnail_is_a_small_jpeg_and_private(
     assert max(image.size) <= 320 and image.format == "JPEG"
     made = api.post("/api/avatar/create", files={"image": ("p.png", _png(_astronaut()), "image/png")}).json()
     own = made["avatarId"]
-    assert made["avatar"]["stock"] is False
+    gallery = {a["id"]: a for a in api.get("/api/avatars/gallery").json()["avatars"]}
+    assert gallery[own]["stock"] is False and gallery["astronaut"]["stock"] is True
+    assert gallery[own]["status"] == "ready" and gallery[own]["isPhoto"] is True
     assert api.get(f"/api/avatar/{own}/thumbnail").status_code == 200
     with server.client(other_key) as other:
         assert other.get(f"/api/avatar/{own}/thumbnail").status_code == 404
@@ -238,6 +240,7 @@ def test_openapi_documents_the_studio_endpoints(server: Server) -> None:
     paths = document["paths"]
     for path, method in (
         ("/api/avatar/preview", "post"),
+        ("/api/avatars/gallery", "get"),
         ("/api/avatar/{avatarId}/thumbnail", "get"),
         ("/api/voice/{voiceId}/sample", "get"),
         ("/api/jobs", "get"),

@@ -217,6 +217,7 @@ def test_video_avatar_from_a_clip_shows_its_preparation(signed_in: Browser, tmp_
     b.find("#avatar-name").clear()
     b.find("#avatar-name").send_keys("Talking clip")
     b.find("#avatar-create").click()
+
     def ready() -> bool:
         row = next((li for li in b.find_all("#avatar-list li") if "Talking clip" in li.text), None)
         return row is not None and "Ready" in row.text

@@ -34,7 +34,6 @@ class AvatarOut(BaseModel):
     voiceId: str | None
     isPhoto: bool
     status: Literal["queued", "preparing", "ready", "failed"] = "ready"
-    stock: bool = Field(default=False, description="A stock avatar of this server (it cannot be deleted)")
     error: str | None = Field(
         default=None,
         exclude_if=lambda value: value is None,
@@ -166,7 +165,6 @@ def _avatar(a: Avatar) -> AvatarOut:
         isPhoto=a.is_photo,
         status=a.avatar_status.value,
         error=a.error_message if a.avatar_status is AvatarStatus.FAILED else None,
-        stock=a.account_id is None,
     )
 
 

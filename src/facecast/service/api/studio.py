@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from facecast.service import studio
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
-from facecast.service.api.miraflow import JobCreated, Success, _JsonBody
+from facecast.service.api.miraflow import AvatarOut, JobCreated, Success, _avatar, _JsonBody
 from facecast.service.auth import KeyInfo
 from facecast.service.domain import iso
 from facecast.service.models import Job
@@ -47,6 +47,14 @@ class PortraitPreview(Success):
     face: FaceBoxOut
     eyeDistance: float = Field(description="Pixels between the eye centres (at least 24 are needed)")
     warnings: list[str] = []
+
+
+class GalleryAvatar(AvatarOut):
+    stock: bool = Field(description="A stock avatar of this server (it cannot be deleted)")
+
+
+class Gallery(BaseModel):
+    avatars: list[GalleryAvatar]
 
 
 class JobOut(BaseModel):
@@ -153,6 +161,20 @@ def preview_avatar(
         face=FaceBoxOut(x=round(x0, 1), y=round(y0, 1), width=round(x1 - x0, 1), height=round(y1 - y0, 1)),
         eyeDistance=round(found.eye_distance, 1),
         warnings=list(found.warnings),
+    )
+
+
+@router.get(
+    "/avatars/gallery",
+    response_model=Gallery,
+    summary="List avatars as GET /api/avatars does, saying which are stock",
+)
+def gallery(service: ServiceDep, caller: CallerDep) -> Gallery:
+    return Gallery(
+        avatars=[
+            GalleryAvatar(**_avatar(a).model_dump(exclude_none=True), stock=a.account_id is None)
+            for a in service.list_avatars(caller)
+        ]
     )
 
 

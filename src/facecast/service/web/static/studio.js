@@ -402,7 +402,7 @@
   async function loadAvatars() {
     setError("avatars-error", "");
     poll("avatars", async () => {
-      const data = await api("/api/avatars");
+      const data = await api("/api/avatars/gallery");
       avatars = data.avatars;
       renderGallery();
       return avatars.some((a) => a.status === "queued" || a.status === "preparing");
