@@ -202,6 +202,7 @@ def test_own_keys_create_list_revoke(server: Server) -> None:
         revoked = next(k for k in api.get("/api/keys").json()["keys"] if k["id"] == second_id)
         assert revoked["revokedAt"]
         assert api.post("/api/keys", json={"name": 5}).status_code == 400
+    assert first not in server.log() and second not in server.log()  # no key in the logs
 
 
 # --- pages ------------------------------------------------------------------------------------------------------

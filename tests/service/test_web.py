@@ -77,8 +77,9 @@ def test_wrong_key_shows_the_sign_in_error(browser: Browser, server: Server) -> 
     browser.js("sessionStorage.clear(); location.reload()")
     browser.wait(lambda: browser.visible("#signin-key"), what="the sign-in form")
     browser.screenshots("signin")
-    browser.find("#signin-key").send_keys("fc_not-a-real-key")
-    browser.find("#signin-form button[type=submit]").click()
+    # Keyboard only: the key field has the focus, Enter submits.
+    assert browser.js("return document.activeElement.id") == "signin-key"
+    browser.driver.switch_to.active_element.send_keys("fc_not-a-real-key\n")
     message = browser.wait(lambda: browser.text("#signin-error"), what="the sign-in error")
     assert "not accepted" in message and "Invalid API key" in message
     assert not browser.visible("#nav")
