@@ -11,8 +11,8 @@ import io
 import logging
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
@@ -38,6 +38,11 @@ from facecast.service.domain import (
 from facecast.service.ids import new_id, new_video_id
 from facecast.service.models import ApiKey, Avatar, Job, JobStatus, utcnow
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+    from facecast.engine import PortraitCheck
+
 log = logging.getLogger(__name__)
 
 #: Long side of thumbnails, in pixels (the gallery shows them at about 160 CSS pixels, 2x displays).
@@ -49,17 +54,8 @@ MAX_HISTORY = 200
 JOB_STATES = tuple(s.value for s in JobStatus)
 
 
-@dataclass(frozen=True)
-class Preview:
-    width: int
-    height: int
-    face_box: tuple[float, float, float, float]
-    eye_distance: float
-    warnings: tuple[str, ...]
-
-
 # --- portraits and thumbnails ----------------------------------------------------------------------
-def preview_portrait(service: Service, upload: Upload) -> Preview:
+def preview_portrait(service: Service, upload: Upload) -> PortraitCheck:
     """The face a photo avatar made from ``upload`` would use, or the typed reason it would be
     refused, naming the upload's field. Nothing is kept."""
     from facecast.engine import check_portrait
@@ -81,21 +77,17 @@ def preview_portrait(service: Service, upload: Upload) -> Preview:
                     )
                 out.write(chunk)
         try:
-            found = check_portrait(path)
+            return check_portrait(path)
         except FacecastError as exc:
             exc.field = upload.field
             raise
-    return Preview(found.width, found.height, found.face_box, found.eye_distance, found.warnings)
 
 
-def _jpeg_thumbnail(rgb: object) -> bytes:
-    from PIL import Image
-
-    image = Image.fromarray(rgb) if not isinstance(rgb, Image.Image) else rgb  # type: ignore[arg-type]
-    image = image.convert("RGB")
-    image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+def _jpeg_thumbnail(image: PILImage) -> bytes:
+    small = image.convert("RGB")
+    small.thumbnail((THUMB_SIDE, THUMB_SIDE))
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=82)
+    small.save(out, format="JPEG", quality=82)
     return out.getvalue()
 
 
@@ -109,17 +101,20 @@ def _first_frame(path: Path) -> bytes:
     raise NotFound("The clip has no picture")
 
 
-def avatar_thumbnail(service: Service, caller_avatar: Avatar) -> bytes:
+def avatar_thumbnail(service: Service, avatar: Avatar) -> bytes:
     """A small JPEG of an avatar's portrait (or of its clip's first frame)."""
-    from facecast.engine.pack import read_image
+    from PIL import Image, ImageOps
 
-    folder = service.media.path(service.media.avatar_dir(caller_avatar.id))
+    folder = service.media.path(service.media.avatar_dir(avatar.id))
     sources = sorted(folder.glob("source.*")) if folder.is_dir() else []
     if not sources:
-        raise NotFound(f"Avatar {caller_avatar.id} has no picture", field="avatarId")
+        raise NotFound(f"Avatar {avatar.id} has no picture", field="avatarId")
     source = sources[0]
     if source.suffix.lstrip(".") in IMAGE_TYPES:
-        return _jpeg_thumbnail(read_image(source))
+        # The portrait was checked when the avatar was made; upright as the engine sees it.
+        with Image.open(source) as image:
+            image.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # JPEGs decode at a reduced size
+            return _jpeg_thumbnail(ImageOps.exif_transpose(image) or image)
     return _first_frame(source)
 
 
