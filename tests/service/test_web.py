@@ -192,6 +192,24 @@ def test_a_picture_without_a_face_shows_why_next_to_the_upload(signed_in: Browse
     b.wait(lambda: "must be a PNG/JPEG/WebP image" in b.text("#avatar-error"), what="the type error")
 
 
+def test_a_dropped_file_goes_through_the_same_check(signed_in: Browser) -> None:
+    b = signed_in
+    b.go("avatars")
+    b.js(
+        """const canvas = document.createElement('canvas');
+        canvas.width = canvas.height = 200;
+        canvas.getContext('2d').fillRect(0, 0, 200, 200);
+        canvas.toBlob((blob) => {
+          const data = new DataTransfer();
+          data.items.add(new File([blob], 'dropped.png', {type: 'image/png'}));
+          document.getElementById('drop').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+        }, 'image/png');"""
+    )
+    assert "No face found" in b.wait(lambda: b.text("#avatar-error"), what="the check of the dropped file")
+    assert b.find("#avatar-name").get_attribute("value") in ("dropped", "wall")
+
+
 def test_camera_photo_goes_through_the_same_check(signed_in: Browser) -> None:
     """Chromium's fake camera shows a test pattern: the snapshot is previewed and refused (no face)."""
     b = signed_in
@@ -274,6 +292,12 @@ def test_make_a_video_from_a_sentence_play_and_download(signed_in: Browser, serv
     )
     assert "Complete" in row.text and " s" in row.text
     b.screenshots("history")
+    row.find_element("css selector", "button").click()  # Play
+    b.wait(
+        lambda: b.js("const v = document.querySelector('#history-list video'); return v && v.duration > 3"),
+        what="the video in the history",
+    )
+    b.screenshots("history-playing")
 
 
 @pytest.mark.slow  # ~12 s: a long script, cancelled once it renders

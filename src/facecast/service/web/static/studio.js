@@ -635,7 +635,7 @@
     $("history-empty").hidden = jobs.length > 0;
     $("history-list").replaceChildren(...jobs.map((j) => {
       const rowError = el("p", { class: "error", role: "alert" });
-      const player = el("div", { class: "grow", hidden: true });
+      const player = el("div", { class: "player", hidden: true });
       const labels = { queued: "Queued", running: "Rendering " + j.progress + "%", complete: "Complete",
         failed: "Failed", cancelled: "Cancelled" };
       const picture = j.status === "complete"
@@ -648,7 +648,7 @@
           onclick: async () => {
             try {
               const meta = await api("/api/video/" + encodeURIComponent(j.videoId));
-              player.replaceChildren(el("video", { src: meta.downloadUrl, controls: true, playsinline: true, class: "thumb-video" }),
+              player.replaceChildren(el("video", { src: meta.downloadUrl, controls: true, playsinline: true, "aria-label": j.name }),
                 el("a", { href: meta.downloadUrl, download: j.videoId + ".mp4", text: "Download" }));
               player.hidden = false;
             } catch (err) {
