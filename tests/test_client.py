@@ -163,15 +163,8 @@ def test_avatars_carry_their_preparation_status() -> None:
             json={
                 "avatars": [
                     {"id": "a", "name": "A", "createdAt": "t", "voiceId": None, "isPhoto": True},
-                    {
-                        "id": "v",
-                        "name": "V",
-                        "createdAt": "t",
-                        "voiceId": None,
-                        "isPhoto": False,
-                        "status": "failed",
-                        "error": "the face leaves the frame",
-                    },
+                    {"id": "v", "name": "V", "createdAt": "t", "voiceId": None, "isPhoto": False,
+                     "status": "failed", "error": "the face leaves the frame"},
                 ]
             },
         )

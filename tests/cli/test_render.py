@@ -68,9 +68,7 @@ def test_render_writes_a_playable_mp4_as_long_as_the_audio(rendered: Path, speec
     assert rendered.read_bytes().find(b"moov") < rendered.read_bytes().find(b"mdat")  # +faststart
 
 
-def test_eval_reports_lip_sync_blinks_and_a_stable_identity(
-    rendered: Path, speech: Path, portrait: Path, work: Path
-) -> None:
+def test_eval_reports_lip_sync_blinks_and_a_stable_identity(rendered: Path, speech: Path, portrait: Path, work: Path) -> None:
     result = run("eval", rendered, "--audio", speech, "--image", portrait, "--json", cache=work / "cache")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -86,9 +84,7 @@ def test_eval_reports_lip_sync_blinks_and_a_stable_identity(
 def test_full_background_keeps_the_background_still(work: Path, speech: Path) -> None:
     wide = astronaut_png(work / "wide.png", size=(960, 540))
     out = work / "full.mp4"
-    result = run(
-        "render", "--image", wide, "--audio", speech, "--full-background", "-o", out, cache=work / "cache"
-    )
+    result = run("render", "--image", wide, "--audio", speech, "--full-background", "-o", out, cache=work / "cache")
     assert result.returncode == 0, result.stderr
     assert (probe(out)["video"]["width"], probe(out)["video"]["height"]) == (960, 540)
     from facecast.engine.evaluate import evaluate_video
@@ -104,18 +100,8 @@ def test_text_render_closes_the_lips_on_m_b_p_at_the_aligned_times(work: Path, p
 
     text = "Bob bought my map. Maybe Mom will pay for the apple pie."
     out = work / "text.mp4"
-    result = run(
-        "render",
-        "--image",
-        portrait,
-        "--text",
-        text,
-        "--voice",
-        DEFAULT_VOICE_ID,
-        "-o",
-        out,
-        cache=work / "cache",
-    )
+    result = run("render", "--image", portrait, "--text", text, "--voice", DEFAULT_VOICE_ID, "-o", out,
+                 cache=work / "cache")
     assert result.returncode == 0, result.stderr
     assert "mouth from alignment" in result.stderr
     phones = synthesize(text, DEFAULT_VOICE_ID).phones  # deterministic: the same timings the render used
@@ -139,21 +125,13 @@ def test_text_render_closes_the_lips_on_m_b_p_at_the_aligned_times(work: Path, p
     ("make_input", "flag", "message"),
     [
         (lambda d: d / "missing.png", "--image", "no such file"),
-        (
-            lambda d: (d / "text.png").write_text("not a picture") and d / "text.png",
-            "--image",
-            "not a picture",
-        ),
+        (lambda d: (d / "text.png").write_text("not a picture") and d / "text.png", "--image", "not a picture"),
         (lambda d: astronaut_png(d / "ok.png"), "--audio-garbage", "audio"),
     ],
     ids=["missing-image", "text-as-image", "garbage-audio"],
 )
 def test_bad_input_is_one_line_exit_2_and_no_file(
-    work: Path,
-    speech: Path,
-    make_input,
-    flag: str,
-    message: str,  # type: ignore[no-untyped-def]
+    work: Path, speech: Path, make_input, flag: str, message: str  # type: ignore[no-untyped-def]
 ) -> None:
     out = work / f"bad-{flag}.mp4"
     image = make_input(work)
@@ -197,31 +175,18 @@ def test_silence_renders_a_still_closed_mouth(work: Path, portrait: Path) -> Non
 def test_help_explains_every_option() -> None:
     result = subprocess.run([FACECAST, "render", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for option in (
-        "--image",
-        "--video",
-        "--audio",
-        "--text",
-        "--voice",
-        "--full-background",
-        "--seed",
-        "--size",
-    ):
+    for option in ("--image", "--video", "--audio", "--text", "--voice", "--full-background", "--seed", "--size"):
         assert option in result.stdout
 
 
-def test_the_same_seed_gives_the_same_file_and_another_seed_another(
-    work: Path, portrait: Path, speech: Path
-) -> None:
+def test_the_same_seed_gives_the_same_file_and_another_seed_another(work: Path, portrait: Path, speech: Path) -> None:
     short = work / "short.wav"
     samples, rate = sf.read(speech, dtype="float32")
     sf.write(short, samples[: 3 * rate], rate)
     digests = []
     for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
         out = work / f"seed-{name}.mp4"
-        result = run(
-            "render", "--image", portrait, "--audio", short, "--seed", seed, "-o", out, cache=work / "cache"
-        )
+        result = run("render", "--image", portrait, "--audio", short, "--seed", seed, "-o", out, cache=work / "cache")
         assert result.returncode == 0, result.stderr
         digests.append(out.read_bytes())
     assert digests[0] == digests[1]

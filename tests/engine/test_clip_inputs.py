@@ -36,18 +36,15 @@ def write_clip(path: Path, frames: Iterable[np.ndarray], fps: int = 25, *, prese
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"crf": "18", "preset": preset}
         for frame in itertools.chain([first], stream_of_frames):
-            for packet in stream.encode(
-                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            ):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return path
 
 
-def moving_clip(
-    path: Path, seconds: float = 3.0, fps: int = 25, *, side: int = 512, leave_at: float | None = None
-) -> Path:
+def moving_clip(path: Path, seconds: float = 3.0, fps: int = 25, *, side: int = 512, leave_at: float | None = None
+                ) -> Path:
     """The astronaut turning (about 2 degrees) and sliding a few pixels; leaves the frame after ``leave_at`` s."""
     image = astronaut(side)
     frames = []

@@ -113,9 +113,7 @@ def test_identity_and_background_are_the_recordings(resync: Resync) -> None:
         keep = np.ones(out.shape[:2], bool)
         mouth = points[list(face.LIPS), :2].mean(axis=0)
         yy, xx = np.mgrid[0 : out.shape[0], 0 : out.shape[1]]
-        keep &= ~(
-            (yy > nose_y - 0.1 * iod) & (np.abs(xx - mouth[0]) < 1.6 * iod) & (yy < mouth[1] + 1.6 * iod)
-        )
+        keep &= ~((yy > nose_y - 0.1 * iod) & (np.abs(xx - mouth[0]) < 1.6 * iod) & (yy < mouth[1] + 1.6 * iod))
         difference = float(np.abs(out - source)[keep].mean())
         assert difference < 4.0, f"output frame {k} differs from clip frame {index} away from the mouth"
 
@@ -125,9 +123,7 @@ def test_motion_track_is_ignored(resync: Resync) -> None:
     animator = ClipAnimator(resync.pack)
     mouth = MouthTrack(25.0, np.tile(np.array([0.5, 0, 0.2, 0.3, 0, 0], np.float32), (4, 1)))
     still = MotionTrack(25.0, np.zeros(4, np.float32), np.tile(np.array([0, 0, 0, 1], np.float32), (4, 1)))
-    lively = MotionTrack(
-        25.0, np.ones(4, np.float32), np.tile(np.array([3, 0.2, 0.1, 1.1], np.float32), (4, 1))
-    )
+    lively = MotionTrack(25.0, np.ones(4, np.float32), np.tile(np.array([3, 0.2, 0.1, 1.1], np.float32), (4, 1)))
     for a, b in zip(animator.frames(mouth, still), animator.frames(mouth, lively), strict=True):
         assert np.array_equal(a, b)
 
@@ -207,9 +203,7 @@ def test_full_hd_clip_is_prepared_at_the_working_size(tmp_path: Path) -> None:
         "import resource, sys; from facecast.engine.clip import prepare_video_avatar; "
         "prepare_video_avatar(sys.argv[1]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(clip)], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", script, str(clip)], capture_output=True, text=True, check=True)
     assert int(done.stdout.split()[-1]) / 1024 < 700
     pack = prepare_video_avatar(clip)
     assert pack.size == (1280, 720) and pack.fps == 30.0 and pack.n_frames == 180
