@@ -29,7 +29,8 @@ def timed(call: object) -> float:
 
 
 def main() -> None:
-    own = sum((STATIC / name).stat().st_size for name in ("studio.html", "studio.js", "studio.css", "icon.svg"))
+    files = [STATIC / "studio.html", STATIC / "studio.css", STATIC / "icon.svg", *(STATIC / "js").glob("*.js")]
+    own = sum(path.stat().st_size for path in files)
     print(f"studio page weight (html + js + css + icon, uncompressed): {own / 1024:.1f} KiB")
     with tempfile.TemporaryDirectory() as folder:
         server = Server(Path(folder) / "data").start()
