@@ -184,6 +184,7 @@ def test_own_keys_create_list_revoke(server: Server) -> None:
         assert me["account"] == "keyholder" and first.startswith(me["keyPrefix"])
         made = api.post("/api/keys", json={"name": "laptop"})
         assert made.status_code == 200, made.text
+        assert made.headers["cache-control"] == "no-store"
         second = made.json()["key"]
         assert second.startswith("fc_") and made.json()["keyInfo"]["name"] == "laptop"
         listed = api.get("/api/keys").json()

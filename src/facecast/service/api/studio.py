@@ -263,8 +263,8 @@ def video_thumbnail(videoId: str, service: ServiceDep, caller: CallerDep) -> Res
 # --- the caller and their keys ------------------------------------------------------------------------------
 @router.get("/me", response_model=Me, summary="Who this key belongs to")
 def me(service: ServiceDep, caller: CallerDep) -> Me:
-    current = next(k for k in studio.own_keys(service, caller.account_name) if k.id == caller.key_id)
-    return Me(account=caller.account_name, keyPrefix=current.prefix)
+    current = next((k for k in studio.own_keys(service, caller.account_name) if k.id == caller.key_id), None)
+    return Me(account=caller.account_name, keyPrefix=current.prefix if current else "")
 
 
 @router.get("/keys", response_model=KeyList, response_model_exclude_none=True, summary="List your API keys")
@@ -279,8 +279,9 @@ def list_keys(service: ServiceDep, caller: CallerDep) -> KeyList:
     response_model_exclude_none=True,
     summary="Create an API key for your account (shown once)",
 )
-def create_key(body: CreateKeyBody, service: ServiceDep, caller: CallerDep) -> KeyCreated:
+def create_key(body: CreateKeyBody, response: Response, service: ServiceDep, caller: CallerDep) -> KeyCreated:
     key, info = studio.new_key(service, caller.account_name, body.name)
+    response.headers["Cache-Control"] = "no-store"  # the only copy of the key: keep it out of caches
     return KeyCreated(key=key, keyInfo=_key(info, caller.key_id))
 
 
