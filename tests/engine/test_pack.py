@@ -13,7 +13,7 @@ import skimage.data
 from PIL import Image
 
 from facecast.engine import face, pack
-from facecast.engine.pack import AvatarPack, prepare_avatar, read_image
+from facecast.engine.pack import AvatarPack, check_portrait, prepare_avatar, read_image
 from facecast.errors import ImageTooLarge, ImageTooSmall, InvalidInput, NoFaceFound, UnreadableImage
 
 
@@ -201,6 +201,31 @@ def test_several_faces_warn(astronaut: np.ndarray) -> None:
     p = prepare_avatar(two)
     assert any("2 faces" in w for w in p.warnings)
     assert p.crop_box[0] < 300  # framed on the larger face, on the left
+
+
+# --- checking without preparing -----------------------------------------------------------------------
+def test_check_portrait_boxes_the_face_prepare_would_use(astronaut: np.ndarray, tmp_path: Path) -> None:
+    two = np.full((512, 1024, 3), 128, np.uint8)
+    two[:, 512:] = astronaut
+    two[64:448, 40:424] = cv2.resize(astronaut, (384, 384), interpolation=cv2.INTER_AREA)
+    path = tmp_path / "two.png"
+    Image.fromarray(two).save(path)
+    found = check_portrait(path)
+    assert (found.width, found.height) == (1024, 512)
+    x0, y0, x1, y1 = found.face_box
+    # The larger face (right half; the astronaut's face is at about x 180-270, y 70-180).
+    assert 512 + 160 < x0 < (x0 + x1) / 2 < x1 < 512 + 290 and 40 < y0 < y1 < 200
+    assert 38 < found.eye_distance < 50  # the full-size face, not the 0.75x one (about 32)
+    assert any("2 faces" in w for w in found.warnings)
+
+
+def test_check_portrait_refuses_as_prepare_does(astronaut: np.ndarray) -> None:
+    with pytest.raises(NoFaceFound):
+        check_portrait(np.full((300, 300, 3), 60, np.uint8))
+    with pytest.raises(ImageTooSmall, match=str(pack.MIN_EYE_DISTANCE_PX)):
+        check_portrait(cv2.resize(astronaut, (160, 160), interpolation=cv2.INTER_AREA))
+    with pytest.raises(ImageTooSmall, match="64"):
+        check_portrait(np.full((50, 80, 3), 128, np.uint8))
 
 
 # --- saving ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from facecast.engine.animate import PhotoAnimator
 from facecast.engine.audio import Audio, load_audio
 from facecast.engine.clip import VideoAvatarPack, prepare_video_avatar
 from facecast.engine.clip_render import ClipAnimator, render_video_avatar
-from facecast.engine.pack import AvatarPack, prepare_avatar
+from facecast.engine.pack import AvatarPack, PortraitCheck, check_portrait, prepare_avatar
 from facecast.engine.phones import TimedPhone
 from facecast.engine.render import (
     CancelCheck,
@@ -54,12 +54,14 @@ __all__ = [
     "CancelCheck",
     "ClipAnimator",
     "PhotoAnimator",
+    "PortraitCheck",
     "ProgressCallback",
     "RenderOptions",
     "RenderResult",
     "Renderer",
     "TimedPhone",
     "VideoAvatarPack",
+    "check_portrait",
     "load_audio",
     "prepare_avatar",
     "render",

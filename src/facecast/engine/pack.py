@@ -353,6 +353,55 @@ def _landmarks_in_frame(image: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return best
 
 
+def _usable_face(rgb: np.ndarray) -> face.FaceLandmarks:
+    """The largest face of a picture, if the animator can work with it; else the typed reason."""
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_IMAGE_SIDE_PX:
+        raise ImageTooSmall(
+            f"The picture is too small ({w}x{h} pixels); it must be at least {MIN_IMAGE_SIDE_PX} pixels "
+            f"on its short side, with the eyes at least {MIN_EYE_DISTANCE_PX} pixels apart."
+        )
+    found = face.face_landmarks(rgb)
+    iod = float(face.eye_distance(found.points))
+    if iod < MIN_EYE_DISTANCE_PX:
+        raise ImageTooSmall(
+            f"The face is too small: the eyes are {iod:.0f} pixels apart, and at least "
+            f"{MIN_EYE_DISTANCE_PX} are needed. Use a larger photo or one taken closer to the face."
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class PortraitCheck:
+    """What ``check_portrait`` found: the picture's upright size, the face used (its landmarks'
+    bounding box, x0, y0, x1, y1 in picture pixels), how far apart its eyes are, and notes."""
+
+    width: int
+    height: int
+    face_box: tuple[float, float, float, float]
+    eye_distance: float
+    warnings: tuple[str, ...]
+
+
+def check_portrait(image: str | Path | np.ndarray) -> PortraitCheck:
+    """Whether a portrait can become an avatar, without preparing it: the face ``prepare_avatar``
+    would use, or the error it would raise (``UnreadableImage``, ``ImageTooLarge``,
+    ``ImageTooSmall``, ``NoFaceFound``). Cheap enough for a preview before upload."""
+    rgb = _array_to_rgb(image) if isinstance(image, np.ndarray) else read_image(image)
+    h, w = rgb.shape[:2]
+    found = _usable_face(rgb)
+    xy = found.points[:, :2]
+    x0, y0 = (float(v) for v in np.clip(xy.min(axis=0), 0, None))
+    x1, y1 = float(min(xy[:, 0].max(), w)), float(min(xy[:, 1].max(), h))
+    return PortraitCheck(
+        width=w,
+        height=h,
+        face_box=(x0, y0, x1, y1),
+        eye_distance=float(face.eye_distance(found.points)),
+        warnings=found.warnings,
+    )
+
+
 def prepare_avatar(
     image: str | Path | np.ndarray,
     *,
@@ -376,19 +425,9 @@ def prepare_avatar(
         _check_size(size, "size")
     rgb = _array_to_rgb(image) if isinstance(image, np.ndarray) else read_image(image)
     h, w = rgb.shape[:2]
-    if min(h, w) < MIN_IMAGE_SIDE_PX:
-        raise ImageTooSmall(
-            f"The picture is too small ({w}x{h} pixels); it must be at least {MIN_IMAGE_SIDE_PX} pixels "
-            f"on its short side, with the eyes at least {MIN_EYE_DISTANCE_PX} pixels apart."
-        )
-    found = face.face_landmarks(rgb)
+    found = _usable_face(rgb)
     notes = list(found.warnings)
     iod = float(face.eye_distance(found.points))
-    if iod < MIN_EYE_DISTANCE_PX:
-        raise ImageTooSmall(
-            f"The face is too small: the eyes are {iod:.0f} pixels apart, and at least "
-            f"{MIN_EYE_DISTANCE_PX} are needed. Use a larger photo or one taken closer to the face."
-        )
 
     if full_background:
         out, box, scale = _full_frame(rgb, max_side)

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from facecast import __version__
-from facecast.service.api import media, miraflow, mirage
+from facecast.service import web
+from facecast.service.api import media, miraflow, mirage, studio
 from facecast.service.api.errors import UploadLimit, install_error_handlers
 from facecast.service.domain import Service
 from facecast.service.jobs import Reaper
@@ -27,7 +28,8 @@ DESCRIPTION = """\
 Self-hosted talking-head videos from a portrait and speech, on the CPU.
 
 Two dialects over the same data: **Miraflow** (`/api/...`, `{"result": ...}` bodies) and
-**Mirage** (`/v1/videos...`). Authenticate with `x-api-key: <key>` or `Authorization: Bearer <key>`.
+**Mirage** (`/v1/videos...`). The web studio at `/` uses this same API (its extra endpoints are
+tagged *Studio*). Authenticate with `x-api-key: <key>` or `Authorization: Bearer <key>`.
 """
 
 
@@ -62,12 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         strict_content_type=False,
+        # FastAPI's own /docs and /redoc load their files from a CDN; ``web`` serves them offline.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, json_limit=settings.max_json_bytes)
     app.include_router(miraflow.router)
     app.include_router(mirage.router)
     app.include_router(media.router)
+    app.include_router(studio.router)
+    web.install(app)
 
     @app.get("/healthz", tags=["Server"], summary="Liveness")
     def healthz() -> dict[str, str]:
