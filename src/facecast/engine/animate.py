@@ -604,7 +604,11 @@ def _scene_white(image: np.ndarray, skin_luma: float) -> tuple[np.ndarray, float
     (a collar, white hair, a wall), and their luma; a neutral guess and None when it has none."""
     h, w = image.shape[:2]
     f = min(1.0, 160.0 / max(h, w))
-    small = image if f >= 1.0 else cv2.resize(image, (max(int(w * f), 1), max(int(h * f), 1)), interpolation=cv2.INTER_AREA)
+    small = (
+        image
+        if f >= 1.0
+        else cv2.resize(image, (max(int(w * f), 1), max(int(h * f), 1)), interpolation=cv2.INTER_AREA)
+    )
     px = small.reshape(-1, 3).astype(np.float32)
     lum = _luma(px)
     top = px.max(axis=1)
@@ -618,7 +622,9 @@ def _scene_white(image: np.ndarray, skin_luma: float) -> tuple[np.ndarray, float
     return (chroma / float(_luma(chroma))).astype(np.float32), float(np.median(sel_l))
 
 
-def _drawn_teeth_colour(skin: np.ndarray, white: np.ndarray, white_luma: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _drawn_teeth_colour(
+    skin: np.ndarray, white: np.ndarray, white_luma: float | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Warm ivory under the scene's light, and the neutral the mouth's shadows tend to.
 
     The skin's neutral is the skin's hue, mostly desaturated: teeth are never bluer or greener than
@@ -929,7 +935,9 @@ class MouthPainter:
             if teeth is None:
                 ux, uy = self._face_curve(p[rig.inner_upper, :2])
                 lip_u = np.interp(u, ux, uy).astype(np.float32)
-                own, own_alpha, own_edge, blend = self._picture_teeth(image, p, self.frame, self.center, lip_u)
+                own, own_alpha, own_edge, blend = self._picture_teeth(
+                    image, p, self.frame, self.center, lip_u
+                )
                 # A portrait showing its teeth: the paint fades in as the lips leave their place,
                 # so the first frames of motion do not pop from the photo to the painted inside.
                 self._src_inner = p[rig.inner_upper + rig.inner_lower, :2].copy()
@@ -1114,7 +1122,9 @@ class MouthPainter:
         ta = ta * (own + (1.0 - own) * _smoothstep(0.03, 0.3, light_all)[..., None])
         col = col + (teeth_col - col) * ta
         if tip is not None and m[_TONGUE] > 0.5:
-            col = col + (tip_col * shadow[..., None] - col) * (tip * float(_smoothstep(0.5, 1.0, m[_TONGUE])) * 0.8)
+            col = col + (tip_col * shadow[..., None] - col) * (
+                tip * float(_smoothstep(0.5, 1.0, m[_TONGUE])) * 0.8
+            )
         dim = 0.18 * max(-float(m[_WIDTH]), 0.0)  # behind rounded, pushed-out lips: in shadow
         if dim > 0:
             col = col + (look.cavity_edge - col) * (dim * ta)
@@ -1123,7 +1133,6 @@ class MouthPainter:
         target = roi[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         a3 = alpha[..., None]
         target[:] = np.clip(target * (1.0 - a3) + col * a3 + 0.5, 0, 255).astype(np.uint8)
-
 
 
 # =================================================================================================

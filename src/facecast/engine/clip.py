@@ -80,6 +80,7 @@ INTERIOR_MIN_GAP = 0.12
 #: How often the frames are searched for other faces than the one tracked (seconds).
 FACE_COUNT_EVERY = 2.0
 
+
 # --- compressed frame storage -----------------------------------------------------------------------
 class FrameStore:
     """JPEG-compressed RGB frames, appended while preparing, read back one at a time.
@@ -109,7 +110,9 @@ class FrameStore:
     def append(self, image: np.ndarray) -> None:
         if self._file is None:
             raise RuntimeError("this frame store is read-only")
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, data = cv2.imencode(
+            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         self._file.seek(0, os.SEEK_END)
@@ -393,7 +396,9 @@ def _decode(
             if size is None:
                 size = sizing((frame.height, frame.width) if turned else (frame.width, frame.height))
             width, height = (size[1], size[0]) if turned else size
-            image = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+            image = frame.reformat(
+                width=width, height=height, format="rgb24", interpolation="AREA"
+            ).to_ndarray()
             if rotation:
                 # The display matrix turns the picture counter-clockwise by ``rotation`` degrees.
                 image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
@@ -574,7 +579,9 @@ def smooth_landmarks(points: np.ndarray, fps: float) -> np.ndarray:
     for selection, seconds in ((fast, SMOOTH_SECONDS), (~fast, SLOW_SMOOTH_SECONDS)):
         window = max(SMOOTH_ORDER + 1, int(round(seconds * fps))) | 1
         if n >= window:
-            out[:, selection] = savgol_filter(points[:, selection], window, SMOOTH_ORDER, axis=0, mode="interp")
+            out[:, selection] = savgol_filter(
+                points[:, selection], window, SMOOTH_ORDER, axis=0, mode="interp"
+            )
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +29,14 @@ from facecast.errors import (
     InvalidText,
     NotFound,
     NotSupported,
+    QueueUnavailable,
     RateLimited,
     UnknownVoice,
     UnreadableAudio,
     UnreadableImage,
     UnreadableVideo,
 )
-from facecast.service.auth import Caller, RateLimiter, authenticate
+from facecast.service.auth import Caller, RateLimiter, authenticate, touch_key
 from facecast.service.avatars import AVATAR_KINDS, SourceLimits, handler_for
 from facecast.service.db import Database
 from facecast.service.ids import new_id, new_video_id
@@ -47,10 +49,11 @@ from facecast.service.voices import SpeechBackend
 
 log = logging.getLogger(__name__)
 
-MIRAGE_MODEL = "mirage-video-1-latest"
 #: CPU-heavy work done in the web process (preparing avatars, speaking texts) runs two at a time.
 _heavy = threading.BoundedSemaphore(2)
 DEFAULT_VIDEO_NAME = "Untitled video"
+#: How often a cancel request looks whether the worker has stopped the job.
+_CANCEL_POLL_SECONDS = 0.1
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
@@ -142,7 +145,6 @@ def _peek(upload: Upload) -> bytes:
 
 
 IMAGE_TYPES = {"png": "PNG", "jpg": "JPEG", "webp": "WebP"}
-AUDIO_TYPES = {"wav": "WAV", "mp3": "MP3", "flac": "FLAC", "ogg": "Ogg", "m4a": "M4A"}
 VIDEO_TYPES = {"mp4": "MP4", "mov": "QuickTime", "webm": "WebM"}
 
 
@@ -174,6 +176,19 @@ def _plausible_id(value: str | None) -> bool:
     unpaired surrogates, a novel's length) is simply not found, without reaching the database:
     PostgreSQL refuses NUL characters in a query with an error, not an empty result."""
     return bool(value) and len(value or "") <= 200 and (value or "").isprintable()
+
+
+#: Not-found messages quote at most this much of the id the caller sent.
+SHOWN_ID_CHARS = 64
+
+
+def shown_id(value: str | None) -> str:
+    """An id as error messages quote it: at most ``SHOWN_ID_CHARS`` characters, control
+    characters escaped (a caller may send a novel, or a NUL, as an id)."""
+    text = value or ""
+    clipped = text[:SHOWN_ID_CHARS]
+    shown = clipped if clipped.isprintable() else repr(clipped)[1:-1]
+    return shown + ("…" if len(text) > SHOWN_ID_CHARS else "")
 
 
 def _storable(text: str | None) -> str:
@@ -216,8 +231,16 @@ class Service:
 
     # --- callers ---------------------------------------------------------------------------------
     def authenticate(self, raw_key: str | None) -> Caller:
-        with self.db.transaction() as session:
-            return authenticate(session, raw_key)
+        """The caller of a key. Noting the key's use is best-effort: with the disk full or the
+        database read-only, requests still authenticate (and those that only read still work)."""
+        with self.db.session() as session:
+            caller = authenticate(session, raw_key)
+        try:
+            with self.db.transaction() as session:
+                touch_key(session, caller)
+        except Exception as exc:  # never fail a request over an informational timestamp
+            log.warning("could not record the use of key %s: %s", caller.key_id, exc)
+        return caller
 
     def check_rate(self, caller: Caller, *, creation: bool = False) -> None:
         self.limiter.hit(caller.key_id, "requests", self.settings.rate_limit_per_minute)
@@ -246,7 +269,7 @@ class Service:
         if _plausible_id(voice_id):
             voice = session.scalar(select(Voice).where(Voice.id == voice_id, self._visible(Voice, caller)))
         if voice is None:
-            raise UnknownVoice(f"Voice not found: {voice_id}")
+            raise UnknownVoice(f"Voice not found: {shown_id(voice_id)}")
         return voice
 
     def get_voice(self, caller: Caller, voice_id: str) -> Voice:
@@ -343,7 +366,7 @@ class Service:
                 )
             )
         if avatar is None:
-            raise NotFound(f"Avatar not found: {avatar_id}", field="avatarId")
+            raise NotFound(f"Avatar not found: {shown_id(avatar_id)}", field="avatarId")
         return avatar
 
     def get_avatar(self, caller: Caller, avatar_id: str) -> Avatar:
@@ -409,7 +432,12 @@ class Service:
         with self.db.transaction() as session:
             session.add(avatar)
         if handler.prepared_by_worker:
-            self._enqueue_avatar(avatar)
+            try:
+                self._enqueue_avatar(avatar)
+            except QueueUnavailable:  # withdrawn: the caller never got its id
+                with self.db.transaction() as session:
+                    session.execute(update(Avatar).where(Avatar.id == avatar.id).values(deleted_at=utcnow()))
+                raise
         return avatar, warnings
 
     def _enqueue_avatar(self, avatar: Avatar) -> None:
@@ -418,10 +446,10 @@ class Service:
         try:
             self.queue.enqueue_avatar(avatar.id)
         except Exception as exc:
-            log.exception("could not queue the preparation of avatar %s", avatar.id)
-            message = f"The job queue is unavailable: {exc}"
+            log.error("could not queue the preparation of avatar %s: %s", avatar.id, exc)
+            message = "The job queue is unavailable; the avatar could not be queued for preparation"
             self.finish_avatar(avatar.id, None, AvatarStatus.FAILED, message=message)
-            raise
+            raise QueueUnavailable(message) from exc
 
     @staticmethod
     def check_ready(avatar: Avatar) -> None:
@@ -487,7 +515,7 @@ class Service:
                 )
             )
         if speech is None:
-            raise NotFound(f"Speech not found: {speech_id}", field="speechId")
+            raise NotFound(f"Speech not found: {shown_id(speech_id)}", field="speechId")
         return speech
 
     def get_speech(self, caller: Caller, speech_id: str) -> Speech:
@@ -525,20 +553,20 @@ class Service:
             )
 
     def _enqueue(self, job: Job) -> None:
+        """Queue a job just created; if the queue cannot take it, the job is withdrawn (the caller
+        never got its id: nobody should find it listed) and the request answers 503."""
         if self.queue is None:
             raise RuntimeError("no job queue configured")
         try:
             self.queue.enqueue(job.id)
         except Exception as exc:
-            log.exception("could not queue job %s", job.id)
-            self.finish_job(
-                job.id,
-                None,
-                JobStatus.FAILED,
-                code="queue_unavailable",
-                message=f"The job queue is unavailable: {exc}",
-            )
-            raise
+            log.error("could not queue job %s: %s", job.id, exc)
+            message = "The job queue is unavailable; the video was not created. Try again later"
+            self.finish_job(job.id, None, JobStatus.FAILED, code=QueueUnavailable.code, message=message)
+            with self.db.transaction() as session:
+                session.execute(update(Job).where(Job.id == job.id).values(deleted_at=utcnow()))
+            self.media.delete(self.media.upload_dir(job.id))
+            raise QueueUnavailable(message) from exc
 
     def create_video(self, caller: Caller, request: VideoRequest) -> Job:
         """A Miraflow video job: an avatar plus a stored speech or a voice and a script."""
@@ -582,15 +610,13 @@ class Service:
         log.info("job %s created (miraflow, avatar %s, account %s)", job.id, avatar.id, caller.account_name)
         return job
 
-    def create_mirage_video(self, caller: Caller, *, image: Upload, audio: Upload, model: str | None) -> Job:
-        """A Mirage video job from an uploaded portrait and speech audio."""
+    def create_mirage_video(
+        self, caller: Caller, *, image: Upload, audio: Upload, model: str
+    ) -> tuple[Job, list[str]]:
+        """A Mirage video job from an uploaded portrait and speech audio (the view checked the
+        model); with the portrait's warnings (e.g. several faces: the largest is used)."""
         from facecast.engine import load_audio
 
-        model = (model or MIRAGE_MODEL).strip()
-        if model != MIRAGE_MODEL:
-            raise InvalidInput(
-                f"Unsupported model {model!r}; the only model is {MIRAGE_MODEL!r}", field="model"
-            )
         check_type(image, {"png": "PNG", "jpg": "JPEG"}, "image", UnreadableImage)
         audio_ext = check_type(audio, {"wav": "WAV", "mp3": "MP3"}, "audio file", UnreadableAudio)
         with self.db.session() as session:
@@ -607,7 +633,7 @@ class Service:
             except InvalidInput as exc:
                 exc.field = audio.field
                 raise
-            self._prepare_avatar(avatar_id, AvatarKind.PHOTO, image, modes=(full,))
+            warnings = self._prepare_avatar(avatar_id, AvatarKind.PHOTO, image, modes=(full,))
         except BaseException:
             self.media.delete(self.media.upload_dir(job_id))
             raise
@@ -635,12 +661,12 @@ class Service:
             session.add(job)
         self._enqueue(job)
         log.info("job %s created (mirage, account %s)", job.id, caller.account_name)
-        return job
+        return job, warnings
 
     # --- videos: reading -------------------------------------------------------------------------
     def get_job(self, caller: Caller, job_id: str) -> Job:
         if not _plausible_id(job_id):
-            raise NotFound(f"Job not found: {job_id!r}", field="jobId")
+            raise NotFound(f"Job not found: {shown_id(job_id)}", field="jobId")
         with self.db.session() as session:
             job = session.scalar(
                 select(Job).where(
@@ -648,12 +674,12 @@ class Service:
                 )
             )
         if job is None:
-            raise NotFound(f"Job not found: {job_id}", field="jobId")
+            raise NotFound(f"Job not found: {shown_id(job_id)}", field="jobId")
         return job
 
     def get_video(self, caller: Caller, video_id: str, *, complete: bool = False) -> Job:
         if not _plausible_id(video_id):
-            raise NotFound(f"Video not found: {video_id!r}", field="videoId")
+            raise NotFound(f"Video not found: {shown_id(video_id)}", field="videoId")
         with self.db.session() as session:
             job = session.scalar(
                 select(Job).where(
@@ -661,7 +687,7 @@ class Service:
                 )
             )
         if job is None or (complete and job.status != JobStatus.COMPLETE.value):
-            raise NotFound(f"Video not found: {video_id}", field="videoId")
+            raise NotFound(f"Video not found: {shown_id(video_id)}", field="videoId")
         return job
 
     def list_videos(
@@ -681,14 +707,14 @@ class Service:
                 query = query.where(Job.status == JobStatus.COMPLETE.value)
             if after:
                 if not _plausible_id(after):
-                    raise InvalidInput(f"after: no video with id {after!r}", field="after")
+                    raise InvalidInput(f"after: no video with id {shown_id(after)}", field="after")
                 cursor = session.scalar(
                     select(Job).where(
                         Job.video_id == after, Job.account_id == caller.account_id, Job.deleted_at.is_(None)
                     )
                 )
                 if cursor is None:
-                    raise InvalidInput(f"after: no video with id {after}", field="after")
+                    raise InvalidInput(f"after: no video with id {shown_id(after)}", field="after")
                 if newest_first:
                     query = query.where(
                         or_(
@@ -729,7 +755,7 @@ class Service:
         return f"{base}/media/{rel}?" + urlencode({"expires": expires, "signature": signature})
 
     def verify_media(self, rel: str, expires: int, signature: str) -> Path:
-        if not self.signer.verify(rel, expires, signature):
+        if not self.signer.verify(rel, expires, signature, ttl=self.settings.media_url_ttl):
             raise NotFound("This link is invalid or has expired")
         path = self.media.path(rel)
         if not path.is_file():
@@ -737,8 +763,12 @@ class Service:
         return path
 
     # --- videos: changing ----------------------------------------------------------------------------
-    def cancel(self, caller: Caller, job: Job) -> Job:
-        """Cancel a queued job at once; ask a running one to stop (its worker checks between frames)."""
+    def cancel(self, caller: Caller, job: Job, *, wait: float | None = None) -> Job:
+        """Cancel a job and answer the state it is in now. A queued job is cancelled at once; a
+        running one is asked to stop (its worker checks between frames) and waited for up to
+        ``wait`` seconds (default ``FACECAST_CANCEL_WAIT``): still running after that, it is
+        answered as running with the cancel recorded. Cancelling a cancelled job answers the same
+        again; a complete or failed one cannot be cancelled (409)."""
         with self.db.transaction() as session:
             now = utcnow()
             queued = session.execute(
@@ -753,30 +783,34 @@ class Service:
                 )
             )
             if queued.rowcount == 0:  # type: ignore[attr-defined]
-                running = session.execute(
+                session.execute(
                     update(Job)
                     .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value)
                     .values(cancel_requested=True)
                 )
-                if running.rowcount == 0:  # type: ignore[attr-defined]
-                    current = session.get(Job, job.id)
-                    assert current is not None
-                    raise Conflict(
-                        f"Video {job.video_id} is already {current.status} and cannot be cancelled"
-                    )
-            refreshed = session.get(Job, job.id)
-            assert refreshed is not None
-            session.refresh(refreshed)
-        if refreshed.job_status.finished:
+        current = self._wait_while_running(job.id, self.settings.cancel_wait if wait is None else wait)
+        if current.job_status in (JobStatus.COMPLETE, JobStatus.FAILED):
+            raise Conflict(f"Video {job.video_id} is already {current.status} and cannot be cancelled")
+        if current.job_status.finished:
             self.drop_inputs(job.id)
-        log.info("job %s: cancel requested", job.id)
-        return refreshed
+        log.info("job %s: cancel requested (now %s)", job.id, current.status)
+        return current
+
+    def _wait_while_running(self, job_id: str, wait: float) -> Job:
+        deadline = time.monotonic() + wait
+        while True:
+            with self.db.session() as session:
+                current = session.get(Job, job_id)
+            assert current is not None
+            if current.job_status is not JobStatus.RUNNING or time.monotonic() >= deadline:
+                return current
+            time.sleep(_CANCEL_POLL_SECONDS)
 
     def delete_video(self, caller: Caller, job: Job) -> None:
         """Delete a video (cancelling it first if it is still in progress) and its file."""
         if job.status in ACTIVE:
             try:
-                self.cancel(caller, job)
+                self.cancel(caller, job, wait=0)
             except Conflict:
                 pass
         with self.db.transaction() as session:

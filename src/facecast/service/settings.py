@@ -47,12 +47,18 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    #: Base URL clients reach the server at (behind a proxy); default: taken from each request.
+    #: Base URL clients reach the server at (behind a proxy). Signed links (``downloadUrl``, the
+    #: Mirage content redirect) are built on it; when unset, on the request's host only if it is
+    #: trusted (loopback, the address the request arrived at, ``allowed_hosts``), else on that address.
     public_url: str = ""
+    #: Host names the server answers to, comma-separated (``*.example.com`` for sub-domains); when
+    #: set, requests naming any other ``Host`` are refused (400). Loopback names are always allowed.
+    allowed_hosts: str = ""
     #: Secret for signing media URLs; default: generated once into ``<data_dir>/secret.key``.
     secret_key: str = ""
-    #: Lifetime of signed media (download) URLs, seconds.
-    media_url_ttl: int = Field(default=24 * 3600, ge=10)
+    #: Lifetime of signed media (download) URLs, seconds; 0 (default): valid for the life of the
+    #: video (a stored Miraflow ``downloadUrl`` keeps working until the video is deleted).
+    media_url_ttl: int = Field(default=0, ge=0)
 
     #: Largest request body accepted (uploads), bytes.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
@@ -85,6 +91,16 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     #: A job running longer than this is stopped and failed, seconds.
     job_timeout: float = Field(default=3600.0, gt=0)
+    #: A cancel request waits up to this long (seconds) for a running job to stop, so it can answer
+    #: the final state; past it the answer is the running state (HTTP 202: still stopping).
+    cancel_wait: float = Field(default=5.0, ge=0)
+    #: Seconds between sweeper passes (media no row accounts for; also one pass at start).
+    sweep_interval: float = Field(default=600.0, gt=0)
+    #: Orphaned media younger than this (seconds) is left alone: it may belong to a create in flight.
+    sweep_grace: float = Field(default=600.0, ge=0)
+    #: First delay (seconds) before a job that met a storage fault (disk full, read-only) is tried
+    #: again; it doubles with each attempt, so a full disk does not burn the attempts in seconds.
+    storage_retry_delay: float = Field(default=10.0, ge=0)
 
     #: Frames per second of rendered videos.
     render_fps: float = Field(default=25.0, gt=0, le=60)
@@ -118,6 +134,10 @@ class Settings(BaseSettings):
                     "FACECAST_QUEUE_URL is required for the postgres queue with a non-PostgreSQL database"
                 )
         return self
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @property
     def media_root(self) -> Path:
