@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -280,6 +281,15 @@ def install_error_handlers(app: FastAPI) -> None:
         elif status == 400 and isinstance(exc.__cause__, FacecastError):
             return await _facecast_error(request, exc.__cause__)
         return error_response(request, status, message, _HTTP_CODES.get(status, "error"), None, exc.headers)
+
+    async def _machine_fault(request: Request, exc: Exception) -> JSONResponse:
+        """OS and database errors, handled inside the app (the catch-all below answers from the
+        outermost middleware, which then drops the connection): storage faults get their 507/503."""
+        return await _unexpected(request, exc)
+
+    # Registered by class so they are answered like typed errors (the connection stays usable).
+    app.add_exception_handler(OSError, _machine_fault)  # type: ignore[arg-type]
+    app.add_exception_handler(SQLAlchemyError, _machine_fault)  # type: ignore[arg-type]
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
