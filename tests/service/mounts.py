@@ -69,7 +69,7 @@ def fill(path: Path) -> Path:
 class Redis:
     """A Redis server of the test's own, on a free port, that the test can stop and start."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, durable: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed")
@@ -78,6 +78,8 @@ class Redis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
+        #: Keep the queue across a stop (append-only file, synced on every write).
+        self.durable = durable
 
     def start(self) -> Redis:
         self.workdir.mkdir(parents=True, exist_ok=True)

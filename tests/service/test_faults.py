@@ -179,3 +179,99 @@ def test_healthz_stays_liveness(server: Server) -> None:
     assert httpx.get(f"{server.url}/healthz", timeout=30).json()["status"] == "ok"
     ready = httpx.get(f"{server.url}/readyz", timeout=30)
     assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
+
+
+@pytest.mark.slow
+def test_jobs_tell_the_truth_while_storage_and_queue_come_and_go(tmp_path: Path, png: bytes) -> None:
+    """A batch of jobs while the media folder flips read-only and back and the queue goes away and
+    comes back: every request is answered (never 500), every job ends complete or failed with a
+    true reason, and nothing is left on disk."""
+    import threading
+    import time
+
+    from tests.service.harness import speech_wav
+
+    redis = Redis(tmp_path / "redis", durable=True).start()
+    with tmpfs(tmp_path / "media") as media:
+        srv = Server(
+            tmp_path / "data",
+            FACECAST_MEDIA_DIR=str(media),
+            FACECAST_QUEUE_BACKEND="redis",
+            FACECAST_QUEUE_URL=redis.url,
+            FACECAST_MAX_ATTEMPTS="4",
+            FACECAST_STORAGE_RETRY_DELAY="1",
+            FACECAST_SWEEP_GRACE="2",
+            FACECAST_SWEEP_INTERVAL="2",
+            **QUIET,
+        ).start()
+        stop = threading.Event()
+        faults: list[str] = []
+
+        def chaos() -> None:
+            while not stop.wait(1.0):
+                set_read_only(media, True)
+                faults.append("media read-only")
+                stop.wait(2.0)
+                set_read_only(media, False)
+                if stop.wait(1.0):
+                    return
+                redis.stop()
+                faults.append("queue gone")
+                stop.wait(2.0)
+                redis.start()
+
+        try:
+            assert srv.default_key
+            answers: list[int] = []
+            created: list[str] = []
+            with srv.client(srv.default_key) as api:
+                flipper = threading.Thread(target=chaos)
+                flipper.start()
+                try:
+                    for seed in range(14):
+                        answer = api.post(
+                            "/v1/videos",
+                            files={
+                                "image_reference": ("p.png", png),
+                                "audio_reference": ("a.wav", speech_wav(1.0, seed=seed)),
+                            },
+                        )
+                        answers.append(answer.status_code)
+                        if answer.status_code == 200:
+                            created.append(answer.json()["id"])
+                        else:
+                            assert answer.status_code in (503, 507), answer.text
+                        assert api.get("/v1/videos").status_code == 200
+                        time.sleep(0.7)
+                finally:
+                    stop.set()
+                    flipper.join(30)
+                    set_read_only(media, False)
+                    if redis.proc is None:
+                        redis.start()
+                assert faults, "no fault was injected"
+                assert created, answers
+                finals = [wait_mirage(api, video_id, timeout=240) for video_id in created]
+                for final in finals:
+                    assert final["status"] in ("COMPLETE", "FAILED"), final
+                    if final["status"] == "FAILED":
+                        assert final["error"]["code"] in ("storage_unavailable", "insufficient_storage"), (
+                            final
+                        )
+                listed = {v["id"] for v in api.get("/v1/videos", params={"limit": 100}).json()}
+                assert listed == set(created), (listed, created)
+                complete = {f["id"] for f in finals if f["status"] == "COMPLETE"}
+
+                def clean() -> bool:
+                    leftovers = [
+                        p for p in media.rglob("*") if p.is_file() and not p.name.startswith(".probe")
+                    ]
+                    videos = {p.stem for p in leftovers if p.parent.name == "videos"}
+                    return videos == complete and all(p.parent.name == "videos" for p in leftovers)
+
+                wait_for(clean, timeout=30, what="nothing but the finished videos left on disk")
+            assert "Internal server error" not in srv.log()
+        finally:
+            stop.set()
+            srv.stop()
+    redis.stop()

@@ -222,7 +222,10 @@ class Worker:
             try:
                 work_dir = service.media.work_dir(job_id)
             except OSError as exc:  # the media folder cannot be written: say so, never "worker lost"
-                self._storage_failure(job, token, storage_fault(exc) or StorageUnavailable(str(exc)))
+                fault = storage_fault(exc) or probe_writable(service.media.root / "tmp")
+                self._storage_failure(
+                    job, token, fault or StorageUnavailable(f"The work folder cannot be made: {exc}")
+                )
                 return
             running = RunningJob(service, job, token, work_dir)
             with self._lock:
@@ -427,7 +430,10 @@ def requeue(
     with service.db.transaction() as session:
         done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
     if done and service.queue is not None:
-        service.queue.enqueue(job_id, delay=delay)
+        try:
+            service.queue.enqueue(job_id, delay=delay)
+        except Exception as exc:  # the row says "queued": the reaper queues it again once it can
+            log.warning("job %s: the queue is unavailable (%s); it will be queued again later", job_id, exc)
     return bool(done)
 
 

@@ -55,7 +55,10 @@ class MediaStore:
     def work_dir(self, name: str) -> Path:
         """A fresh scratch folder ``tmp/<name>`` (emptied if a previous attempt left one)."""
         path = self.path(f"tmp/{name}")
-        shutil.rmtree(path, ignore_errors=True)
+        try:  # errors propagate: a read-only or full disk must be reported as what it is
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            pass
         path.mkdir(parents=True)
         return path
 
