@@ -287,7 +287,7 @@ class VideoAvatarPack:
                 rest_mouth=array("rest_mouth"),
                 start=0,
                 end=n,
-                loop=tuple(meta["loop"]) if meta["loop"] else None,  # type: ignore[arg-type]
+                loop=tuple(meta["loop"]) if meta["loop"] else None,
                 loop_cost=float(meta["loop_cost"]),
                 turns=(int(meta["turns"][0]), int(meta["turns"][1])),
                 interiors=interiors,
@@ -614,7 +614,7 @@ def _analyse(frames: FrameStore, tracked: _Tracked, fps: float, name: str) -> Vi
         )
     raw = np.zeros((n, 478, 3), np.float32)
     for index in range(start, end):
-        raw[index] = tracked.points[index]  # type: ignore[assignment]
+        raw[index] = tracked.points[index]
     landmarks = raw.copy()
     landmarks[start:end] = smooth_landmarks(raw[start:end], fps)
     iod = float(np.median(face.eye_distance(landmarks[start:end])))

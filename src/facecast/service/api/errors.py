@@ -288,8 +288,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return await _unexpected(request, exc)
 
     # Registered by class so they are answered like typed errors (the connection stays usable).
-    app.add_exception_handler(OSError, _machine_fault)  # type: ignore[arg-type]
-    app.add_exception_handler(SQLAlchemyError, _machine_fault)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, _machine_fault)
+    app.add_exception_handler(SQLAlchemyError, _machine_fault)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
