@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facecast.errors import InvalidInput
+from facecast.limits import DEFAULT_LIMITS
 
 if TYPE_CHECKING:  # the engine loads only when a command runs, so `facecast --help` stays quick
     from facecast.engine import Audio, AvatarPack, TimedPhone
@@ -51,7 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
     render.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion (default 0)")
     render.add_argument(
-        "--max-audio-seconds", type=float, default=600.0, help="refuse longer speech (default 600)"
+        "--max-audio-seconds",
+        type=float,
+        default=DEFAULT_LIMITS.max_audio_seconds,
+        help=f"refuse longer speech (default {DEFAULT_LIMITS.max_audio_seconds:g})",
     )
     render.add_argument(
         "--no-cache", action="store_true", help="prepare the avatar afresh, do not reuse a cached one"

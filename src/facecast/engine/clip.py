@@ -41,11 +41,12 @@ from facecast.errors import (
     VideoTooLarge,
     VideoTooLong,
 )
+from facecast.limits import DEFAULT_LIMITS
 
 log = logging.getLogger(__name__)
 
 #: Longest clip accepted by default (seconds); ``prepare_video_avatar(max_seconds=)`` overrides it.
-DEFAULT_MAX_SECONDS = 60.0
+DEFAULT_MAX_SECONDS = DEFAULT_LIMITS.max_clip_seconds
 #: Default cap on the long side of a video avatar's frames (pixels): the output resolution.
 DEFAULT_MAX_SIDE = 1280
 #: Frames are stored at most this often; faster clips keep every 2nd (3rd, ...) frame.

@@ -16,6 +16,8 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from facecast.limits import DEFAULT_LIMITS
+
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("facecast", appauthor=False))
@@ -65,14 +67,14 @@ class Settings(BaseSettings):
     #: Largest request body that is not a multipart upload (the JSON requests), bytes.
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Longest script text, characters.
-    max_text_chars: int = Field(default=5000, ge=1)
+    max_text_chars: int = Field(default=DEFAULT_LIMITS.max_text_chars, ge=1)
     #: Longest speech audio, seconds.
-    max_audio_seconds: float = Field(default=600.0, gt=0)
+    max_audio_seconds: float = Field(default=DEFAULT_LIMITS.max_audio_seconds, gt=0)
     #: Longest clip a video avatar may be made from, seconds.
-    max_clip_seconds: float = Field(default=60.0, gt=0)
+    max_clip_seconds: float = Field(default=DEFAULT_LIMITS.max_clip_seconds, gt=0)
     #: Largest picture (its long side, pixels) of a clip a video avatar may be made from. Video
     #: avatars are rendered at the clip's size, downscaled to at most 1280 pixels on the long side.
-    max_clip_side: int = Field(default=1920, ge=64)
+    max_clip_side: int = Field(default=DEFAULT_LIMITS.max_clip_side, ge=64)
 
     #: Requests per minute per API key (0: unlimited).
     rate_limit_per_minute: int = Field(default=600, ge=0)
