@@ -23,12 +23,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from facecast.service.models import Avatar, AvatarStatus, Job, JobStatus
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from facecast.service.domain import Service
 

@@ -94,7 +94,7 @@ def error_body(path: str, status: int, message: str, code: str, field: str | Non
     return {"result": "failure", "error": message}
 
 
-def mirage_validation(request: Request, errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
+def mirage_validation(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
     """Mirage's 422: FastAPI's validation shape, ``loc``/``msg``/``type`` per error."""
     detail = []
     for error in errors:
@@ -131,7 +131,7 @@ def error_response(
     path = request.url.path
     if status == 400 and is_mirage(path):
         loc = [_location(request, field), field] if field else ["body"]
-        return mirage_validation(request, [{"loc": loc, "msg": message, "type": code}])
+        return mirage_validation([{"loc": loc, "msg": message, "type": code}])
     return JSONResponse(
         error_body(path, status, message, code, field), status_code=status, headers=dict(headers or {})
     )
@@ -266,7 +266,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         if is_mirage(request.url.path):
-            return mirage_validation(request, exc.errors())
+            return mirage_validation(exc.errors())
         message, field = validation_message(request, exc.errors())
         return error_response(request, 400, message, "invalid_request", field)
 
