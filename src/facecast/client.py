@@ -101,8 +101,15 @@ def _error_message(body: Any, fallback: str) -> str:
             return error
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+            # Mirage's 422: FastAPI's validation shape; name the field as the server did.
+            first = detail[0]
+            field = ".".join(str(p) for p in first.get("loc", [])[1:])
+            message = str(first.get("msg", "invalid request"))
+            return f"{field}: {message}" if field and field not in message else message
     return fallback
 
 
@@ -130,6 +137,7 @@ def _raise_for(response: httpx.Response) -> None:
         404: NotFoundError,
         409: ConflictError,
         413: BadRequestError,
+        422: BadRequestError,
     }.get(status, ServerError if status >= 500 else APIError)
     raise cls(message, status_code=status, body=body)
 

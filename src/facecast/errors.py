@@ -6,12 +6,26 @@ understands; the CLI prints it on one line and the HTTP API maps it to a 4xx onc
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
 
 class FacecastError(Exception):
     """Base of every error Facecast raises on purpose."""
 
     #: The request field or command-line option the error is about, when there is one.
     field: str | None = None
+    #: The machine-readable code of the error (HTTP bodies, failed jobs): the class name in
+    #: snake_case unless a class sets its own. Derived here, once, for every subclass.
+    code: ClassVar[str] = "error"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            cls.code = _snake(cls.__name__)
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -25,6 +39,8 @@ class FacecastError(Exception):
 
 class InvalidInput(FacecastError):
     """The input cannot be used; the user must change it (HTTP 400, exit code 2)."""
+
+    code = "invalid_request"
 
 
 class NotFound(FacecastError):
@@ -125,6 +141,8 @@ class Unauthorized(FacecastError):
 class RateLimited(FacecastError):
     """Too many requests for this key; ``retry_after`` says when to try again (HTTP 429)."""
 
+    code = "rate_limit_exceeded"
+
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
@@ -140,3 +158,15 @@ class Conflict(FacecastError):
 
 class NotSupported(FacecastError):
     """A feature this server does not provide (yet) (HTTP 501)."""
+
+
+class StorageUnavailable(FacecastError):
+    """The media folder or the database cannot be written (read-only, gone, I/O errors) (HTTP 503)."""
+
+
+class InsufficientStorage(StorageUnavailable):
+    """The disk holding the media folder or the database is full (HTTP 507)."""
+
+
+class QueueUnavailable(FacecastError):
+    """The job queue cannot be reached; nothing was created (HTTP 503)."""

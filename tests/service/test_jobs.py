@@ -154,9 +154,14 @@ def test_cancel_while_queued_and_while_running(service: Service, caller: Caller)
     assert Worker(service).claim(queued.id) is None
     running = _job(service, caller)
     Worker(service).claim(running.id)
-    assert service.cancel(caller, running).cancel_requested
+    still = service.cancel(caller, running, wait=0)
+    assert still.cancel_requested and still.status == "running"
     # the worker died before noticing: the reaper finishes the cancellation
     assert reap(service, now=utcnow() + dt.timedelta(seconds=60)) == [(running.id, "cancelled")]
+    # cancelling again answers the same; a finished video cannot be cancelled
+    assert service.cancel(caller, _row(service, running.id)).status == "cancelled"
+    with service.db.transaction() as session:
+        session.execute(update(Job).where(Job.id == running.id).values(status="complete"))
     with pytest.raises(Conflict):
         service.cancel(caller, _row(service, running.id))
 

@@ -62,6 +62,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Output piped into a command that stopped reading (e.g. `| head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        message = environment_error(exc)
+        if message is None:
+            raise
+        print(f"facecast: error: {message}", file=sys.stderr)
+        return 1
+
+
+def environment_error(exc: Exception) -> str | None:
+    """One line for the errors the machine (not Facecast) causes: a data folder that cannot be
+    written, a database that cannot be opened, a setting with a bad value; None for anything else."""
+    from facecast.service.faults import storage_fault
+
+    if type(exc).__name__ == "ValidationError" and "Settings" in str(exc):
+        first = str(exc).splitlines()[1:3]
+        return "invalid setting: " + " ".join(line.strip() for line in first)
+    fault = storage_fault(exc)
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}" + (f" ({fault})" if fault and exc.filename is None else "")
+    if fault is not None:
+        return str(fault)
+    if type(exc).__name__ == "OperationalError":
+        return f"the database cannot be used: {str(exc).splitlines()[0]}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     video = subparsers.add_parser(
         "video", help="create, follow and fetch videos on a server", description="Talk to a Facecast server."
     )

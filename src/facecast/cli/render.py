@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facecast.errors import InvalidInput
+from facecast.limits import DEFAULT_LIMITS
 
 if TYPE_CHECKING:  # the engine loads only when a command runs, so `facecast --help` stays quick
     from facecast.engine import Audio, AvatarPack, TimedPhone
@@ -34,21 +35,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     speech = render.add_mutually_exclusive_group(required=True)
     speech.add_argument("--audio", type=Path, help="speech audio (WAV, MP3, FLAC, OGG, M4A, ...)")
     speech.add_argument("--text", help="text to speak with --voice ('-' reads standard input)")
-    render.add_argument("--voice", help="voice id for --text (see `facecast voices`); default: the default voice")
+    render.add_argument(
+        "--voice", help="voice id for --text (see `facecast voices`); default: the default voice"
+    )
     render.add_argument("--output", "-o", type=Path, required=True, help="MP4 file to write")
     render.add_argument(
         "--full-background", action="store_true", help="whole picture at its own resolution (photo avatars)"
     )
     render.add_argument("--size", type=int, default=512, help="side of the face-cropped square (default 512)")
     render.add_argument(
-        "--max-side", type=int, default=1920, help="cap on the long side in full-background mode (default 1920)"
+        "--max-side",
+        type=int,
+        default=1920,
+        help="cap on the long side in full-background mode (default 1920)",
     )
     render.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
     render.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion (default 0)")
     render.add_argument(
-        "--max-audio-seconds", type=float, default=600.0, help="refuse longer speech (default 600)"
+        "--max-audio-seconds",
+        type=float,
+        default=DEFAULT_LIMITS.max_audio_seconds,
+        help=f"refuse longer speech (default {DEFAULT_LIMITS.max_audio_seconds:g})",
     )
-    render.add_argument("--no-cache", action="store_true", help="prepare the avatar afresh, do not reuse a cached one")
+    render.add_argument(
+        "--no-cache", action="store_true", help="prepare the avatar afresh, do not reuse a cached one"
+    )
     render.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     render.set_defaults(handler=run_render)
 
@@ -58,7 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Measure lip sync, mouth in pauses, identity drift, blinks, head motion and background change.",
     )
     evaluate.add_argument("video", type=Path, help="rendered MP4")
-    evaluate.add_argument("--audio", type=Path, help="the speech it was rendered from (default: its own track)")
+    evaluate.add_argument(
+        "--audio", type=Path, help="the speech it was rendered from (default: its own track)"
+    )
     evaluate.add_argument("--image", type=Path, help="the portrait it was rendered from")
     evaluate.add_argument("--full-background", action="store_true", help="also measure background change")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -150,8 +163,9 @@ def run_render(args: argparse.Namespace) -> int:
                 print("facecast: note: --full-background does not apply to video avatars", file=sys.stderr)
             from facecast.engine.clip import render_clip_avatar
 
-            result = render_clip_avatar(args.video, audio, args.output, phones=phones, options=options,
-                                        on_progress=on_progress)
+            result = render_clip_avatar(
+                args.video, audio, args.output, phones=phones, options=options, on_progress=on_progress
+            )
         else:
             pack = _prepared_photo(args)
             result = render(pack, audio, args.output, phones=phones, options=options, on_progress=on_progress)

@@ -41,11 +41,12 @@ from facecast.errors import (
     VideoTooLarge,
     VideoTooLong,
 )
+from facecast.limits import DEFAULT_LIMITS
 
 log = logging.getLogger(__name__)
 
 #: Longest clip accepted by default (seconds); ``prepare_video_avatar(max_seconds=)`` overrides it.
-DEFAULT_MAX_SECONDS = 60.0
+DEFAULT_MAX_SECONDS = DEFAULT_LIMITS.max_clip_seconds
 #: Default cap on the long side of a video avatar's frames (pixels): the output resolution.
 DEFAULT_MAX_SIDE = 1280
 #: Frames are stored at most this often; faster clips keep every 2nd (3rd, ...) frame.
@@ -80,6 +81,7 @@ INTERIOR_MIN_GAP = 0.12
 #: How often the frames are searched for other faces than the one tracked (seconds).
 FACE_COUNT_EVERY = 2.0
 
+
 # --- compressed frame storage -----------------------------------------------------------------------
 class FrameStore:
     """JPEG-compressed RGB frames, appended while preparing, read back one at a time.
@@ -109,7 +111,9 @@ class FrameStore:
     def append(self, image: np.ndarray) -> None:
         if self._file is None:
             raise RuntimeError("this frame store is read-only")
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, data = cv2.imencode(
+            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         self._file.seek(0, os.SEEK_END)
@@ -284,7 +288,7 @@ class VideoAvatarPack:
                 rest_mouth=array("rest_mouth"),
                 start=0,
                 end=n,
-                loop=tuple(meta["loop"]) if meta["loop"] else None,  # type: ignore[arg-type]
+                loop=tuple(meta["loop"]) if meta["loop"] else None,
                 loop_cost=float(meta["loop_cost"]),
                 turns=(int(meta["turns"][0]), int(meta["turns"][1])),
                 interiors=interiors,
@@ -393,7 +397,9 @@ def _decode(
             if size is None:
                 size = sizing((frame.height, frame.width) if turned else (frame.width, frame.height))
             width, height = (size[1], size[0]) if turned else size
-            image = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+            image = frame.reformat(
+                width=width, height=height, format="rgb24", interpolation="AREA"
+            ).to_ndarray()
             if rotation:
                 # The display matrix turns the picture counter-clockwise by ``rotation`` degrees.
                 image = np.ascontiguousarray(np.rot90(image, k=rotation // 90))
@@ -574,7 +580,9 @@ def smooth_landmarks(points: np.ndarray, fps: float) -> np.ndarray:
     for selection, seconds in ((fast, SMOOTH_SECONDS), (~fast, SLOW_SMOOTH_SECONDS)):
         window = max(SMOOTH_ORDER + 1, int(round(seconds * fps))) | 1
         if n >= window:
-            out[:, selection] = savgol_filter(points[:, selection], window, SMOOTH_ORDER, axis=0, mode="interp")
+            out[:, selection] = savgol_filter(
+                points[:, selection], window, SMOOTH_ORDER, axis=0, mode="interp"
+            )
     return out
 
 
@@ -607,7 +615,7 @@ def _analyse(frames: FrameStore, tracked: _Tracked, fps: float, name: str) -> Vi
         )
     raw = np.zeros((n, 478, 3), np.float32)
     for index in range(start, end):
-        raw[index] = tracked.points[index]  # type: ignore[assignment]
+        raw[index] = tracked.points[index]
     landmarks = raw.copy()
     landmarks[start:end] = smooth_landmarks(raw[start:end], fps)
     iod = float(np.median(face.eye_distance(landmarks[start:end])))

@@ -145,7 +145,9 @@ class _FrameCache:
         return image
 
 
-def neutral_landmarks(pack: VideoAvatarPack, points: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+def neutral_landmarks(
+    pack: VideoAvatarPack, points: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray:
     """The frame's landmarks with the mouth and jaw moved to the person's closed, relaxed mouth.
 
     ``pack.rest_mouth`` (face-aligned) is mapped into the frame by the affine fit of the rigid

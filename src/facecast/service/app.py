@@ -12,11 +12,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from facecast import __version__
 from facecast.service import web
-from facecast.service.api import media, miraflow, mirage, studio
+from facecast.service.api import health, media, miraflow, mirage, studio
 from facecast.service.api.errors import UploadLimit, install_error_handlers
+from facecast.service.api.links import LOOPBACK_HOSTS
+from facecast.service.api.openapi import install_dialect_openapi
 from facecast.service.domain import Service
 from facecast.service.jobs import Reaper
 from facecast.service.queue import JobQueue
@@ -69,12 +72,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_dialect_openapi(app)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, json_limit=settings.max_json_bytes)
+    if settings.allowed_host_list:
+        # Outermost: a request naming a host the operator did not list is refused before anything.
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=[*settings.allowed_host_list, *LOOPBACK_HOSTS]
+        )
     app.include_router(miraflow.router)
     app.include_router(mirage.router)
     app.include_router(media.router)
     app.include_router(studio.router)
     web.install(app)
+    app.include_router(health.router)
 
     @app.get("/healthz", tags=["Server"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -12,7 +12,7 @@ import math
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -41,6 +41,8 @@ class Caller:
     account_id: str
     account_name: str
     key_id: str
+    #: When the key was last recorded as used (informational; see ``touch_key``).
+    last_used_at: dt.datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,10 @@ def revoke_key(session: Session, key_or_id: str) -> KeyInfo:
 
 
 def authenticate(session: Session, raw_key: str | None) -> Caller:
-    """The caller a key belongs to; ``Unauthorized`` for a missing, unknown or revoked key."""
+    """The caller a key belongs to; ``Unauthorized`` for a missing, unknown or revoked key.
+
+    Only reads: recording when the key was last used is ``touch_key``'s job, which callers make
+    best-effort (a full or read-only database must not fail a request that only reads)."""
     if not raw_key or not raw_key.strip():
         raise Unauthorized(
             "Missing API key: send it in the x-api-key header or as Authorization: Bearer <key>"
@@ -120,20 +125,34 @@ def authenticate(session: Session, raw_key: str | None) -> Caller:
     if row is None or row[0].revoked_at is not None:
         raise Unauthorized("Invalid API key")
     key, account = row
+    return Caller(
+        account_id=account.id, account_name=account.name, key_id=key.id, last_used_at=key.last_used_at
+    )
+
+
+def touch_key(session: Session, caller: Caller) -> bool:
+    """Record that the caller's key was used (at most every ``_TOUCH_EVERY``); whether it wrote."""
     now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-    return Caller(account_id=account.id, account_name=account.name, key_id=key.id)
+    if caller.last_used_at is not None and now - caller.last_used_at <= _TOUCH_EVERY:
+        return False
+    session.execute(update(ApiKey).where(ApiKey.id == caller.key_id).values(last_used_at=now))
+    return True
 
 
 def key_from_headers(x_api_key: str | None, authorization: str | None) -> str | None:
-    if x_api_key and x_api_key.strip():
-        return x_api_key.strip()
+    """The key a request names in ``x-api-key`` or ``Authorization: Bearer``; both may be sent, but
+    then they must agree (``Unauthorized`` otherwise: neither is silently preferred)."""
+    header = x_api_key.strip() if x_api_key and x_api_key.strip() else None
+    bearer = None
     if authorization:
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return None
+            bearer = value.strip()
+    if header and bearer and header != bearer:
+        raise Unauthorized(
+            "The x-api-key header and the Authorization: Bearer token carry two different keys; send one key"
+        )
+    return header or bearer
 
 
 class RateLimiter:

@@ -38,6 +38,7 @@ from facecast.errors import (
     VideoTooLarge,
     VideoTooLong,
 )
+from facecast.limits import DEFAULT_LIMITS
 from facecast.service.models import AvatarKind
 
 ProgressCallback = Callable[[float], None]
@@ -48,8 +49,8 @@ CancelCheck = Callable[[], bool]
 class SourceLimits:
     """Limits on the files avatars are made from (the server's settings)."""
 
-    max_clip_seconds: float = 60.0
-    max_clip_side: int = 1920
+    max_clip_seconds: float = DEFAULT_LIMITS.max_clip_seconds
+    max_clip_side: int = DEFAULT_LIMITS.max_clip_side
 
 
 class AvatarKindHandler(Protocol):

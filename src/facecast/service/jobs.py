@@ -17,29 +17,27 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
 
-from facecast.errors import FacecastError, InvalidInput, NotFound, NotSupported, RenderCancelled
+from facecast.errors import (
+    FacecastError,
+    InvalidInput,
+    NotFound,
+    NotSupported,
+    RenderCancelled,
+    StorageUnavailable,
+)
 from facecast.service.domain import Service
+from facecast.service.faults import probe_writable, storage_fault
 from facecast.service.models import Avatar, AvatarStatus, Job, JobStatus, utcnow
+from facecast.service.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
 #: Progress and cancel checks touch the database at most this often.
 _POLL_SECONDS = 0.4
-
-
-class JobLost(Exception):
-    """The job is no longer ours (re-queued by the reaper, or the worker is shutting down)."""
-
-
-@dataclass
-class _Claim:
-    job_id: str
-    token: str
 
 
 class RunningJob:
@@ -220,38 +218,68 @@ class Worker:
         job, token = claimed
         log.info("job %s: started (attempt %d) on %s", job_id, job.attempts, self.name)
         service = self.service
-        work_dir = service.media.work_dir(job_id)
-        running = RunningJob(service, job, token, work_dir)
-        with self._lock:
-            self._running[job_id] = running
         try:
+            try:
+                work_dir = service.media.work_dir(job_id)
+            except OSError as exc:  # the media folder cannot be written: say so, never "worker lost"
+                fault = storage_fault(exc) or probe_writable(service.media.root / "tmp")
+                self._storage_failure(
+                    job, token, fault or StorageUnavailable(f"The work folder cannot be made: {exc}")
+                )
+                return
+            running = RunningJob(service, job, token, work_dir)
+            with self._lock:
+                self._running[job_id] = running
             with running:
-                try:
-                    video = service.render_job(job, running)
-                except RenderCancelled:
-                    self._after_cancel(running)
-                except (InvalidInput, NotFound, NotSupported) as exc:
-                    log.info("job %s: failed: %s", job_id, exc)
-                    service.finish_job(job_id, token, JobStatus.FAILED, code=_code(exc), message=str(exc))
-                except FacecastError as exc:
-                    log.warning("job %s: render error: %s", job_id, exc)
-                    service.finish_job(job_id, token, JobStatus.FAILED, code=_code(exc), message=str(exc))
-                except Exception as exc:
-                    log.exception("job %s: unexpected error", job_id)
-                    self._retry_or_fail(
-                        job, token, f"Internal error while rendering: {type(exc).__name__}: {exc}"
-                    )
-                else:
-                    if running.lost:
-                        log.warning("job %s: finished after losing its claim; result dropped", job_id)
-                    elif service.finish_job(job_id, token, JobStatus.COMPLETE, video=video):
-                        log.info(
-                            "job %s: complete (%.1f s, %d bytes)", job_id, video.duration, video.size_bytes
-                        )
+                self._render(job, token, running)
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
             service.media.drop_work_dir(job_id)
+
+    def _render(self, job: Job, token: str, running: RunningJob) -> None:
+        service, job_id = self.service, job.id
+        try:
+            video = service.render_job(job, running)
+        except RenderCancelled:
+            self._after_cancel(running)
+        except (InvalidInput, NotFound, NotSupported) as exc:
+            log.info("job %s: failed: %s", job_id, exc)
+            service.finish_job(job_id, token, JobStatus.FAILED, code=exc.code, message=str(exc))
+        except Exception as exc:
+            # A full or read-only disk shows up as many errors (the encoder's, an OSError, ...):
+            # whatever was raised, check the storage before blaming the render.
+            fault = storage_fault(exc) or probe_writable(running.work_dir)
+            if fault is not None:
+                self._storage_failure(job, token, fault)
+            elif isinstance(exc, FacecastError):
+                log.warning("job %s: render error: %s", job_id, exc)
+                service.finish_job(job_id, token, JobStatus.FAILED, code=exc.code, message=str(exc))
+            else:
+                log.exception("job %s: unexpected error", job_id)
+                self._retry_or_fail(
+                    job, token, f"Internal error while rendering: {type(exc).__name__}: {exc}"
+                )
+        else:
+            if running.lost:
+                log.warning("job %s: finished after losing its claim; result dropped", job_id)
+            elif service.finish_job(job_id, token, JobStatus.COMPLETE, video=video):
+                log.info("job %s: complete (%.1f s, %d bytes)", job_id, video.duration, video.size_bytes)
+
+    def _storage_failure(self, job: Job, token: str, fault: StorageUnavailable) -> None:
+        """A storage fault may pass (space freed, disk remounted): try again later, each time
+        waiting twice as long; after the last attempt fail with the fault as the reason."""
+        settings = self.service.settings
+        if job.attempts < settings.max_attempts:
+            delay = settings.storage_retry_delay * 2 ** (job.attempts - 1)
+            reason = f"{fault.code}: {fault}; trying again in {delay:.0f} s"
+            log.warning("job %s: %s", job.id, reason)
+            if requeue(self.service, job.id, token, reason=reason, delay=delay):
+                return
+        log.warning("job %s: failed: %s", job.id, fault)
+        self.service.finish_job(
+            job.id, token, JobStatus.FAILED, code=fault.code, message=f"{fault} (tried {job.attempts} times)"
+        )
 
     # --- avatars ---------------------------------------------------------------------------------
     def claim_avatar(self, avatar_id: str) -> tuple[Avatar, str] | None:
@@ -375,15 +403,17 @@ class Worker:
                 log.exception("job %s: could not hand back", job.job_id)
 
 
-def _code(exc: Exception) -> str:
-    name = type(exc).__name__
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-
-
 def requeue(
-    service: Service, job_id: str, token: str | None, *, reason: str, count_attempt: bool = True
+    service: Service,
+    job_id: str,
+    token: str | None,
+    *,
+    reason: str,
+    count_attempt: bool = True,
+    delay: float = 0.0,
 ) -> bool:
-    """Put a running job back in the queue (if ``token`` still owns it, when given)."""
+    """Put a running job back in the queue (if ``token`` still owns it, when given), to run again
+    after ``delay`` seconds."""
     query = update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
     if token is not None:
         query = query.where(Job.claim_token == token)
@@ -400,7 +430,10 @@ def requeue(
     with service.db.transaction() as session:
         done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
     if done and service.queue is not None:
-        service.queue.enqueue(job_id)
+        try:
+            service.queue.enqueue(job_id, delay=delay)
+        except Exception as exc:  # the row says "queued": the reaper queues it again once it can
+            log.warning("job %s: the queue is unavailable (%s); it will be queued again later", job_id, exc)
     return bool(done)
 
 
@@ -556,13 +589,20 @@ class Reaper:
             requeue_lost_avatars(self.service)
         except Exception:
             log.exception("could not check the queue for lost jobs")
+        self._sweep()
         self._thread.start()
 
     #: How often (seconds) waiting jobs are checked against the queue while the server runs.
     ORPHAN_CHECK_EVERY = 60.0
 
+    def _sweep(self) -> None:
+        try:
+            Sweeper(self.service).sweep()
+        except Exception:
+            log.exception("sweeper pass failed")
+
     def _loop(self) -> None:
-        last_orphan_check = time.monotonic()
+        last_orphan_check = last_sweep = time.monotonic()
         while True:
             try:
                 reap(self.service)
@@ -573,6 +613,9 @@ class Reaper:
                     requeue_lost_avatars(self.service, older_than=self.ORPHAN_CHECK_EVERY)
             except Exception:
                 log.exception("reaper pass failed")
+            if time.monotonic() - last_sweep > self.service.settings.sweep_interval:
+                last_sweep = time.monotonic()
+                self._sweep()
             if self._stop.wait(self.service.settings.reaper_interval):
                 return
 

@@ -66,7 +66,12 @@ class JobQueue:
         if avatar_runner is not None:
             self._avatar_runner = avatar_runner
 
-    def enqueue(self, job_id: str) -> None:
+    def enqueue(self, job_id: str, *, delay: float = 0.0) -> None:
+        """Queue a job's id; with ``delay``, the message becomes visible only after that many seconds."""
+        if delay > 0:
+            self._task.schedule(args=(job_id,), delay=delay)
+            log.info("job %s enqueued to run in %.0f s", job_id, delay)
+            return
         self._task(job_id)
         log.info("job %s enqueued", job_id)
 
@@ -76,7 +81,7 @@ class JobQueue:
 
     def _pending(self, task_name: str) -> set[str]:
         ids: set[str] = set()
-        for task in self.huey.pending():
+        for task in [*self.huey.pending(), *self.huey.scheduled()]:
             args = task.args or ()
             if args and getattr(task, "name", TASK_NAME) == task_name:
                 ids.add(str(args[0]))

@@ -132,7 +132,7 @@ def _write_atomic(path: Path, text: str) -> None:
 class _Server(uvicorn.Server):
     """uvicorn, announcing the address once it really listens."""
 
-    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+    async def startup(self, sockets: list | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.should_exit:
             return

@@ -16,6 +16,8 @@ import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from facecast.limits import DEFAULT_LIMITS
+
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("facecast", appauthor=False))
@@ -47,26 +49,32 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    #: Base URL clients reach the server at (behind a proxy); default: taken from each request.
+    #: Base URL clients reach the server at (behind a proxy). Signed links (``downloadUrl``, the
+    #: Mirage content redirect) are built on it; when unset, on the request's host only if it is
+    #: trusted (loopback, the address the request arrived at, ``allowed_hosts``), else on that address.
     public_url: str = ""
+    #: Host names the server answers to, comma-separated (``*.example.com`` for sub-domains); when
+    #: set, requests naming any other ``Host`` are refused (400). Loopback names are always allowed.
+    allowed_hosts: str = ""
     #: Secret for signing media URLs; default: generated once into ``<data_dir>/secret.key``.
     secret_key: str = ""
-    #: Lifetime of signed media (download) URLs, seconds.
-    media_url_ttl: int = Field(default=24 * 3600, ge=10)
+    #: Lifetime of signed media (download) URLs, seconds; 0 (default): valid for the life of the
+    #: video (a stored Miraflow ``downloadUrl`` keeps working until the video is deleted).
+    media_url_ttl: int = Field(default=0, ge=0)
 
     #: Largest request body accepted (uploads), bytes.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     #: Largest request body that is not a multipart upload (the JSON requests), bytes.
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Longest script text, characters.
-    max_text_chars: int = Field(default=5000, ge=1)
+    max_text_chars: int = Field(default=DEFAULT_LIMITS.max_text_chars, ge=1)
     #: Longest speech audio, seconds.
-    max_audio_seconds: float = Field(default=600.0, gt=0)
+    max_audio_seconds: float = Field(default=DEFAULT_LIMITS.max_audio_seconds, gt=0)
     #: Longest clip a video avatar may be made from, seconds.
-    max_clip_seconds: float = Field(default=60.0, gt=0)
+    max_clip_seconds: float = Field(default=DEFAULT_LIMITS.max_clip_seconds, gt=0)
     #: Largest picture (its long side, pixels) of a clip a video avatar may be made from. Video
     #: avatars are rendered at the clip's size, downscaled to at most 1280 pixels on the long side.
-    max_clip_side: int = Field(default=1920, ge=64)
+    max_clip_side: int = Field(default=DEFAULT_LIMITS.max_clip_side, ge=64)
 
     #: Requests per minute per API key (0: unlimited).
     rate_limit_per_minute: int = Field(default=600, ge=0)
@@ -85,6 +93,16 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     #: A job running longer than this is stopped and failed, seconds.
     job_timeout: float = Field(default=3600.0, gt=0)
+    #: A cancel request waits up to this long (seconds) for a running job to stop, so it can answer
+    #: the final state; past it the answer is the running state (HTTP 202: still stopping).
+    cancel_wait: float = Field(default=5.0, ge=0)
+    #: Seconds between sweeper passes (media no row accounts for; also one pass at start).
+    sweep_interval: float = Field(default=600.0, gt=0)
+    #: Orphaned media younger than this (seconds) is left alone: it may belong to a create in flight.
+    sweep_grace: float = Field(default=600.0, ge=0)
+    #: First delay (seconds) before a job that met a storage fault (disk full, read-only) is tried
+    #: again; it doubles with each attempt, so a full disk does not burn the attempts in seconds.
+    storage_retry_delay: float = Field(default=10.0, ge=0)
 
     #: Frames per second of rendered videos.
     render_fps: float = Field(default=25.0, gt=0, le=60)
@@ -118,6 +136,10 @@ class Settings(BaseSettings):
                     "FACECAST_QUEUE_URL is required for the postgres queue with a non-PostgreSQL database"
                 )
         return self
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @property
     def media_root(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import shutil
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from facecast.errors import InvalidInput, PayloadTooLarge
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 
@@ -52,7 +55,10 @@ class MediaStore:
     def work_dir(self, name: str) -> Path:
         """A fresh scratch folder ``tmp/<name>`` (emptied if a previous attempt left one)."""
         path = self.path(f"tmp/{name}")
-        shutil.rmtree(path, ignore_errors=True)
+        try:  # errors propagate: a read-only or full disk must be reported as what it is
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            pass
         path.mkdir(parents=True)
         return path
 
@@ -112,17 +118,24 @@ class MediaStore:
 
     # --- removing -----------------------------------------------------------------------------------
     def delete(self, rel: str | None) -> None:
+        """Remove a file or folder, best-effort: on a read-only or failing disk what is left is
+        logged, and the sweeper removes it once the disk can be written again."""
         if not rel:
             return
         path = self.path(rel)
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not remove %s (the sweeper will): %s", rel, exc)
 
 
 class UrlSigner:
-    """HMAC signatures for media paths with an expiry time."""
+    """HMAC signatures for media paths with an expiry time (0: no expiry)."""
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
@@ -132,10 +145,17 @@ class UrlSigner:
         return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
     def sign(self, rel: str, ttl: int) -> tuple[int, str]:
-        expires = int(time.time()) + ttl
+        """A signature valid ``ttl`` seconds, or for as long as the file exists when ``ttl`` is 0
+        (the same link every time: a stored link keeps working)."""
+        expires = int(time.time()) + ttl if ttl > 0 else 0
         return expires, self.signature(rel, expires)
 
-    def verify(self, rel: str, expires: int, signature: str) -> bool:
-        if expires < time.time():
+    def verify(self, rel: str, expires: int, signature: str, *, ttl: int = 0) -> bool:
+        """Whether the signature is right and the link still valid under the current ``ttl``: when
+        the operator shortens the lifetime, links made under a longer one end with it."""
+        now = time.time()
+        if ttl > 0 and (expires == 0 or expires > now + ttl):
+            return False
+        if expires and expires < now:
             return False
         return hmac.compare_digest(self.signature(rel, expires), signature)

@@ -27,16 +27,11 @@ from facecast.errors import (
 )
 from facecast.service.auth import Caller, KeyInfo, create_key, list_keys
 from facecast.service.avatars import handler_for
-from facecast.service.domain import (
-    AUDIO_TYPES,
-    DEFAULT_VIDEO_NAME,
-    IMAGE_TYPES,
-    Service,
-    Upload,
-    check_type,
-)
+from facecast.service.domain import Service
 from facecast.service.ids import new_id, new_video_id
 from facecast.service.models import ApiKey, Avatar, Job, JobStatus, utcnow
+from facecast.service.resources.videos import DEFAULT_VIDEO_NAME
+from facecast.service.uploads import AUDIO_TYPES, IMAGE_TYPES, Upload, check_type
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage

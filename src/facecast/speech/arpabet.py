@@ -8,7 +8,7 @@ are mapped here, once, keeping each unit's duration.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 SIL = "SIL"
 
@@ -354,10 +354,3 @@ _ASCII: dict[str, tuple[str, ...]] = {
 def ipa_string_to_arpabet(ipa: str) -> list[str]:
     """The ARPAbet phones of an IPA string, without times ("həlˈoʊ" -> HH AH L OW)."""
     return [p for p, _ in ipa_to_arpabet([(ipa, 1.0)]) if p != SIL]
-
-
-def check_arpabet(phones: Sequence[str]) -> None:
-    """Assert that every phone is in the set the viseme stage understands (for tests)."""
-    bad = sorted({p for p in phones if p not in ARPABET})
-    if bad:
-        raise ValueError(f"not ARPAbet: {bad}")

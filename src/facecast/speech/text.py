@@ -12,8 +12,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from facecast.errors import InvalidText
+from facecast.limits import DEFAULT_LIMITS
 
-DEFAULT_MAX_CHARS = 5000
+DEFAULT_MAX_CHARS = DEFAULT_LIMITS.max_text_chars
 
 #: Scripts (first word of a character's Unicode name) each language reads besides Latin.
 _SCRIPTS: dict[str, frozenset[str]] = {

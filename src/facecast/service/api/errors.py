@@ -1,8 +1,11 @@
 """Errors as each dialect shows them, mapped once for the whole app.
 
-Typed ``FacecastError``s get their HTTP status here; FastAPI's own 422 validation errors become 400
-naming the field; the body has the shape of the dialect the path belongs to: Miraflow's
-``{"result": "failure", "error": "…"}`` or Mirage's ``{"detail": "…", "error": {"code", "message"}}``.
+Typed ``FacecastError``s get their HTTP status here (their code is ``FacecastError.code``); the body
+has the shape of the dialect the path belongs to. Miraflow: ``{"result": "failure", "error": "…"}``,
+validation errors 400 naming the field. Mirage: validation errors 422 in FastAPI's shape, as Mirage
+publishes them (``{"detail": [{"loc": [...], "msg": "…", "type": "…"}]}``), every other error
+``{"detail": "…", "error": {"code", "message"}}``. Storage faults (a full or read-only disk) answer
+507 / 503, never a bare 500.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,28 +26,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facecast.errors import (
     Conflict,
     FacecastError,
+    InsufficientStorage,
     InvalidInput,
     NotFound,
     NotSupported,
     PayloadTooLarge,
+    QueueUnavailable,
     RateLimited,
+    StorageUnavailable,
     Unauthorized,
 )
 from facecast.service.auth import key_from_headers
+from facecast.service.faults import storage_fault
 
 log = logging.getLogger(__name__)
 
 #: Prefix of the Mirage dialect's paths; everything else answers in the Miraflow shape.
 MIRAGE_PREFIX = "/v1/"
 
-_STATUS: Sequence[tuple[type[FacecastError], int, str]] = (
-    (Unauthorized, 401, "unauthorized"),
-    (PayloadTooLarge, 413, "payload_too_large"),
-    (InvalidInput, 400, "invalid_request"),
-    (NotFound, 404, "not_found"),
-    (Conflict, 409, "conflict"),
-    (RateLimited, 429, "rate_limit_exceeded"),
-    (NotSupported, 501, "not_supported"),
+#: HTTP status of each kind of error, most specific first.
+_STATUS: Sequence[tuple[type[FacecastError], int]] = (
+    (Unauthorized, 401),
+    (PayloadTooLarge, 413),
+    (InvalidInput, 400),
+    (NotFound, 404),
+    (Conflict, 409),
+    (RateLimited, 429),
+    (NotSupported, 501),
+    (InsufficientStorage, 507),
+    (StorageUnavailable, 503),
+    (QueueUnavailable, 503),
 )
 _HTTP_CODES = {
     400: "invalid_request",
@@ -53,6 +65,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    416: "range_not_satisfiable",
     415: "unsupported_media_type",
     429: "rate_limit_exceeded",
 }
@@ -60,13 +73,49 @@ _HTTP_CODES = {
 _FILE_FIELDS = {"image_reference", "audio_reference", "image", "video", "model", "config"}
 
 
+#: Retry-After of a 503/507 (queue or storage unavailable).
+RETRY_STORAGE_SECONDS = 30
+#: The status Mirage answers validation errors with (FastAPI's, as its published documents show).
+MIRAGE_VALIDATION_STATUS = 422
+
+
+def is_mirage(path: str) -> bool:
+    return path.startswith(MIRAGE_PREFIX)
+
+
 def error_body(path: str, status: int, message: str, code: str, field: str | None = None) -> dict[str, Any]:
-    if path.startswith(MIRAGE_PREFIX):
+    """An error body in the shape of the dialect ``path`` belongs to (not Mirage's validation shape:
+    see ``mirage_validation``)."""
+    if is_mirage(path):
         error: dict[str, Any] = {"code": code, "message": message}
         if field:
             error["param"] = field
         return {"detail": message, "error": error}
     return {"result": "failure", "error": message}
+
+
+def mirage_validation(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """Mirage's 422: FastAPI's validation shape, ``loc``/``msg``/``type`` per error."""
+    detail = []
+    for error in errors:
+        message = str(error.get("msg", "invalid value"))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        detail.append(
+            {"loc": list(error.get("loc", ("body",))), "msg": message, "type": str(error.get("type", ""))}
+        )
+    return JSONResponse({"detail": detail}, status_code=MIRAGE_VALIDATION_STATUS)
+
+
+def _location(request: Request, field: str) -> str:
+    """Where a request field a domain error names came from, for Mirage's ``loc``."""
+    if field in request.path_params:
+        return "path"
+    if field in request.query_params:
+        return "query"
+    if field.lower() in ("x-api-key", "authorization", "range"):
+        return "header"
+    return "body"
 
 
 def error_response(
@@ -77,23 +126,22 @@ def error_response(
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    """The one way an error is answered; Mirage's validation errors (400s) become its 422 here, so
+    every endpoint that answers through these helpers follows the dialect."""
+    path = request.url.path
+    if status == 400 and is_mirage(path):
+        loc = [_location(request, field), field] if field else ["body"]
+        return mirage_validation([{"loc": loc, "msg": message, "type": code}])
     return JSONResponse(
-        error_body(request.url.path, status, message, code, field),
-        status_code=status,
-        headers=dict(headers or {}),
+        error_body(path, status, message, code, field), status_code=status, headers=dict(headers or {})
     )
 
 
 def status_of(exc: FacecastError) -> tuple[int, str]:
-    for cls, status, code in _STATUS:
+    for cls, status in _STATUS:
         if isinstance(exc, cls):
-            specific = _snake(type(exc).__name__)
-            return status, (code if type(exc) is cls else specific)
+            return status, exc.code
     return 500, "internal_error"
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 def _field_message(exc: FacecastError) -> str:
@@ -191,8 +239,8 @@ async def _authenticate(scope: Scope, headers: Headers) -> JSONResponse | None:
     service = getattr(getattr(app, "state", None), "service", None)
     if service is None:  # not started (yet): the route's own dependency decides
         return None
-    key = key_from_headers(headers.get("x-api-key"), headers.get("authorization"))
     try:
+        key = key_from_headers(headers.get("x-api-key"), headers.get("authorization"))
         await run_in_threadpool(service.authenticate, key)
     except Unauthorized as exc:
         body = error_body(scope["path"], 401, str(exc), "unauthorized")
@@ -209,12 +257,16 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         if status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
+        elif status in (503, 507):
+            headers = {"Retry-After": str(RETRY_STORAGE_SECONDS)}
         if status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         return error_response(request, status, _field_message(exc), code, exc.field, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if is_mirage(request.url.path):
+            return mirage_validation(exc.errors())
         message, field = validation_message(request, exc.errors())
         return error_response(request, 400, message, "invalid_request", field)
 
@@ -230,7 +282,20 @@ def install_error_handlers(app: FastAPI) -> None:
             return await _facecast_error(request, exc.__cause__)
         return error_response(request, status, message, _HTTP_CODES.get(status, "error"), None, exc.headers)
 
+    async def _machine_fault(request: Request, exc: Exception) -> JSONResponse:
+        """OS and database errors, handled inside the app (the catch-all below answers from the
+        outermost middleware, which then drops the connection): storage faults get their 507/503."""
+        return await _unexpected(request, exc)
+
+    # Registered by class so they are answered like typed errors (the connection stays usable).
+    app.add_exception_handler(OSError, _machine_fault)
+    app.add_exception_handler(SQLAlchemyError, _machine_fault)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        fault = storage_fault(exc)
+        if fault is not None:  # a full or read-only disk: say so (507/503), not a bare 500
+            log.error("%s %s: %s (%s)", request.method, request.url.path, fault, exc)
+            return await _facecast_error(request, fault)
         log.exception("%s %s failed", request.method, request.url.path)
         return error_response(request, 500, "Internal server error", "internal_error")

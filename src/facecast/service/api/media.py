@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from facecast.service.api.deps import ServiceDep
+from facecast.service.api.files import MediaFileResponse
 
 router = APIRouter(tags=["Media"])
 
@@ -29,10 +30,10 @@ def media(
     service: ServiceDep,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query()],
-) -> FileResponse:
+) -> MediaFileResponse:
     file = service.verify_media(path, expires, signature)
     media_type = "video/mp4" if file.suffix == ".mp4" else None
-    return FileResponse(file, media_type=media_type, filename=file.name)
+    return MediaFileResponse(file, media_type=media_type, filename=file.name)
 
 
 # Players ask HEAD before seeking; same answer without the body (not repeated in the schema).

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from facecast.errors import InvalidInput, NotFound
+from facecast.errors import InsufficientStorage, InvalidInput, NotFound, QueueUnavailable, StorageUnavailable
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
+from facecast.service.api.files import MediaFileResponse
+from facecast.service.api.links import public_base_url
 from facecast.service.domain import VideoRequest, iso
 from facecast.service.models import Avatar, AvatarKind, AvatarStatus, Job, JobStatus, Speech, Voice
 
@@ -188,6 +190,17 @@ def _speech(s: Speech) -> SpeechOut:
     )
 
 
+#: Failure codes that are the server's fault, not the request's (``inference_error``).
+_SERVER_FAULTS = (
+    "internal_error",
+    "worker_lost",
+    "timeout",
+    QueueUnavailable.code,
+    StorageUnavailable.code,
+    InsufficientStorage.code,
+)
+
+
 def job_status(job: Job) -> JobStatusOut:
     """A job's state in Miraflow's words. Bad input and cancellation are ``inference_failed``;
     errors that are not the caller's (worker lost, internal) are ``inference_error``."""
@@ -200,7 +213,7 @@ def job_status(job: Job) -> JobStatusOut:
     if status is JobStatus.COMPLETE:
         return JobStatusOut(status="inference_complete", videoId=job.video_id, progress="100%")
     message = job.error_message or "The video could not be generated"
-    if job.error_code in ("internal_error", "worker_lost", "queue_unavailable"):
+    if job.error_code in _SERVER_FAULTS:
         return JobStatusOut(status="inference_error", error=message)
     return JobStatusOut(status="inference_failed", error=message)
 
@@ -340,9 +353,21 @@ def get_status(jobId: str, service: ServiceDep, caller: CallerDep) -> JobStatusO
     response_model=JobStatusOut,
     response_model_exclude_none=True,
     summary="Cancel a job",
+    responses={
+        200: {
+            "description": "The job as it is now: cancelled (inference_failed; cancelling again answers the same)"
+        },
+        202: {
+            "model": JobStatusOut,
+            "description": "Cancellation requested; the render is still stopping (inference_working): poll",
+        },
+    },
 )
-def cancel_job(jobId: str, service: ServiceDep, caller: CallerDep) -> JobStatusOut:
-    return job_status(service.cancel(caller, service.get_job(caller, jobId)))
+def cancel_job(jobId: str, response: Response, service: ServiceDep, caller: CallerDep) -> JobStatusOut:
+    job = service.cancel(caller, service.get_job(caller, jobId))
+    if not job.job_status.finished:
+        response.status_code = 202
+    return job_status(job)
 
 
 @router.get(
@@ -351,9 +376,9 @@ def cancel_job(jobId: str, service: ServiceDep, caller: CallerDep) -> JobStatusO
     responses={200: {"content": {"video/mp4": {}}, "description": "The MP4 (HTTP range requests supported)"}},
     summary="Download a finished video",
 )
-def download_video(videoId: str, service: ServiceDep, caller: CallerDep) -> FileResponse:
+def download_video(videoId: str, service: ServiceDep, caller: CallerDep) -> MediaFileResponse:
     job = service.get_video(caller, videoId, complete=True)
-    return FileResponse(service.video_path(job), media_type="video/mp4", filename=f"{job.video_id}.mp4")
+    return MediaFileResponse(service.video_path(job), media_type="video/mp4", filename=f"{job.video_id}.mp4")
 
 
 router.add_api_route("/video/{videoId}/download", download_video, methods=["HEAD"], include_in_schema=False)
@@ -368,7 +393,8 @@ def list_videos(service: ServiceDep, caller: CallerDep) -> VideoList:
 def get_video(videoId: str, request: Request, service: ServiceDep, caller: CallerDep) -> VideoMetadata:
     job = service.get_video(caller, videoId, complete=True)
     return VideoMetadata(
-        **_video(job).model_dump(), downloadUrl=service.signed_video_url(job, str(request.base_url))
+        **_video(job).model_dump(),
+        downloadUrl=service.signed_video_url(job, public_base_url(request, service.settings)),
     )
 
 

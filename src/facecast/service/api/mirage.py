@@ -12,13 +12,18 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from facecast.errors import InvalidInput
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
-from facecast.service.domain import MIRAGE_MODEL, unix
+from facecast.service.api.links import public_base_url
+from facecast.service.domain import unix
 from facecast.service.models import Job, JobStatus
 
 router = APIRouter(prefix="/v1", tags=["Mirage"])
+
+#: The one generation model Mirage names (and the only one Facecast answers to).
+MIRAGE_MODEL = "mirage-video-1-latest"
 
 _STATUS = {
     JobStatus.QUEUED: "PROCESSING",
@@ -51,9 +56,29 @@ class Video(BaseModel):
     caption_template_id: str | None = None
     share_link_url: str | None = None
     video_id: str
+    warnings: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda value: not value,
+        description=(
+            "Facecast: what the request did that may not give the video you expect (e.g. several "
+            "faces in image_reference: the largest is animated). Only in the create answer, only "
+            "when there is something to say"
+        ),
+    )
 
 
-def video_object(job: Job) -> Video:
+def _progress(job: Job) -> int | None:
+    """Percent done; null once the video failed (no figure means anything then); a cancelled video
+    keeps the figure it stopped at."""
+    status = job.job_status
+    if status is JobStatus.COMPLETE:
+        return 100
+    if status is JobStatus.FAILED:
+        return None
+    return int(job.progress * 100)
+
+
+def video_object(job: Job, warnings: list[str] | None = None) -> Video:
     status = job.job_status
     error = None
     if status is JobStatus.FAILED:  # "Error details if status is FAILED"
@@ -65,10 +90,11 @@ def video_object(job: Job) -> Video:
         status=_STATUS[status],  # type: ignore[arg-type]
         created_at=unix(job.created_at) or 0,
         completed_at=unix(job.completed_at) if status.finished else None,
-        progress=100 if status is JobStatus.COMPLETE else int(job.progress * 100),
+        progress=_progress(job),
         error=error,
         model=job.model or MIRAGE_MODEL,
         video_id=job.video_id,
+        warnings=warnings or None,
     )
 
 
@@ -80,13 +106,16 @@ def create_video(
     audio_reference: Annotated[UploadFile, File(description="Audio file (WAV or MP3)")],
     model: Annotated[str, Form(description="Model to use for generation")] = MIRAGE_MODEL,
 ) -> Video:
-    job = service.create_mirage_video(
+    model = (model or MIRAGE_MODEL).strip()
+    if model != MIRAGE_MODEL:
+        raise InvalidInput(f"Unsupported model {model!r}; the only model is {MIRAGE_MODEL!r}", field="model")
+    job, warnings = service.create_mirage_video(
         caller,
         image=as_upload(image_reference, "image_reference"),
         audio=as_upload(audio_reference, "audio_reference"),
         model=model,
     )
-    return video_object(job)
+    return video_object(job, warnings)
 
 
 @router.get("/videos", response_model=list[Video], summary="List Videos")
@@ -123,12 +152,34 @@ def get_video(video_id: str, service: ServiceDep, caller: CallerDep) -> Video:
 def get_content(video_id: str, request: Request, service: ServiceDep, caller: CallerDep) -> RedirectResponse:
     job = service.get_video(caller, video_id)
     service.video_path(job)  # 409 while it is not complete
-    return RedirectResponse(service.signed_video_url(job, str(request.base_url)), status_code=302)
+    return RedirectResponse(
+        service.signed_video_url(job, public_base_url(request, service.settings)), status_code=302
+    )
 
 
-@router.post("/videos/{video_id}/cancel", response_model=Video, summary="Cancel Video")
-def cancel_video(video_id: str, service: ServiceDep, caller: CallerDep) -> Video:
-    return video_object(service.cancel(caller, service.get_video(caller, video_id)))
+# HEAD answers like GET (the same redirect), without a body.
+router.add_api_route(
+    "/videos/{video_id}/content", get_content, methods=["HEAD"], status_code=302, include_in_schema=False
+)
+
+
+@router.post(
+    "/videos/{video_id}/cancel",
+    response_model=Video,
+    summary="Cancel Video",
+    responses={
+        200: {"description": "The video as it is now: CANCELLED (cancelling again answers the same)"},
+        202: {
+            "model": Video,
+            "description": "Cancellation requested; the render is still stopping (status PROCESSING): poll",
+        },
+    },
+)
+def cancel_video(video_id: str, response: Response, service: ServiceDep, caller: CallerDep) -> Video:
+    job = service.cancel(caller, service.get_video(caller, video_id))
+    if not job.job_status.finished:
+        response.status_code = 202
+    return video_object(job)
 
 
 class Deleted(BaseModel):

@@ -112,7 +112,7 @@ def _job(job: Job) -> JobOut:
         jobId=job.id,
         videoId=job.video_id,
         name=job.name,
-        status=job.job_status.value,  # type: ignore[arg-type]
+        status=job.job_status.value,
         progress=100 if job.status == "complete" else int(job.progress * 100),
         createdAt=iso(job.created_at) or "",
         completedAt=iso(job.completed_at),

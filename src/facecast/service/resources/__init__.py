@@ -1,0 +1,2 @@
+"""The domain by resource: each module one resource's operations, composed into
+``facecast.service.domain.Service``."""
