@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg flite festival festvox-us-slt-hts festvox-kallpc16k espeak-ng sox)
+# Fonts for captions: DejaVu (Latin, Cyrillic, Greek), Noto (Arabic, Hebrew, more), Noto CJK.
+APT_PACKAGES=(ffmpeg flite festival festvox-us-slt-hts festvox-kallpc16k espeak-ng sox
+  fonts-dejavu-core fonts-noto-core fonts-noto-cjk)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
