@@ -33,7 +33,16 @@ def make_video(
     audio_codec: str = "aac",
 ) -> Path:
     """A video of ``source`` (black by default) with ``audio`` (or none), ``seconds`` long without."""
-    command = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", f"{source}:size={width}x{height}:rate=25"]
+    command = [
+        ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{source}:size={width}x{height}:rate=25",
+    ]
     if audio is not None:
         command += ["-i", str(audio), "-shortest", "-c:a", audio_codec]
     else:
@@ -63,7 +72,20 @@ def frames(path: Path) -> tuple[list[np.ndarray], float]:
 
 def audio_md5(path: Path) -> str:
     out = subprocess.run(
-        [ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-map", "0:a:0", "-c", "copy", "-f", "md5", "-"],
+        [
+            ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-c",
+            "copy",
+            "-f",
+            "md5",
+            "-",
+        ],
         check=True,
         capture_output=True,
         text=True,

@@ -79,7 +79,9 @@ def test_cjk_text_is_drawn_with_glyphs(work: Path) -> None:
     for text in ("你好", "世界", "□□"):
         words = [TimedWord(text, 0.0, 1.9)]
         out = work / f"cjk-{len(crops)}.mp4"
-        caption_video(video, out, builtin_template("bold-highlight"), transcript=Transcript(words, "speech", "zh", 2.0))
+        caption_video(
+            video, out, builtin_template("bold-highlight"), transcript=Transcript(words, "speech", "zh", 2.0)
+        )
         shown, _ = frames(out)
         crops.append(_ink(shown[10]))
     glyphs_a, glyphs_b, boxes = crops

@@ -6,13 +6,26 @@ import re
 
 import pytest
 
-from facecast.captions import BUILTIN_TEMPLATES, CaptionTemplate, InvalidTemplate, UnknownTemplate, builtin_template
+from facecast.captions import (
+    BUILTIN_TEMPLATES,
+    CaptionTemplate,
+    InvalidTemplate,
+    UnknownTemplate,
+    builtin_template,
+)
 
 
 def test_six_distinct_builtins_with_stable_ids() -> None:
     assert len(BUILTIN_TEMPLATES) >= 6
     slugs = {t.slug for t in BUILTIN_TEMPLATES}
-    assert {"clean-subtitle", "bold-highlight", "karaoke", "lower-third", "vertical-social", "pop-in"} <= slugs
+    assert {
+        "clean-subtitle",
+        "bold-highlight",
+        "karaoke",
+        "lower-third",
+        "vertical-social",
+        "pop-in",
+    } <= slugs
     styles = {tuple(sorted(t.public().items())) for t in BUILTIN_TEMPLATES}
     assert len(styles) == len(BUILTIN_TEMPLATES)
     for t in BUILTIN_TEMPLATES:

@@ -19,7 +19,7 @@ FADE_MS = 120
 
 
 def ass_colour(hex_rgb: str, opacity: float = 1.0) -> str:
-    """"#RRGGBB" as ASS's ``&HAABBGGRR`` (alpha 00 is opaque)."""
+    """ "#RRGGBB" as ASS's ``&HAABBGGRR`` (alpha 00 is opaque)."""
     r, g, b = hex_rgb[1:3], hex_rgb[3:5], hex_rgb[5:7]
     alpha = int(round((1.0 - max(0.0, min(1.0, opacity))) * 255))
     return f"&H{alpha:02X}{b}{g}{r}".upper()
@@ -109,13 +109,16 @@ def _karaoke_text(lay: Layout, page: Page, words_times: list[tuple[float, float]
             start, end = words_times[i]
             lead = max(0, int(round((start - cursor) * 100)))
             fill = max(1, int(round((end - start) * 100)))
-            parts.append(("{\\k%d}" % lead if lead else "") + "{\\kf%d}" % fill + escape(lay.words[i]))
+            lead_tag = f"{{\\k{lead}}}" if lead else ""
+            parts.append(f"{lead_tag}{{\\kf{fill}}}" + escape(lay.words[i]))
             cursor += (lead + fill) / 100
         lines.append(join_words(parts))
     return "\\N".join(lines)
 
 
-def events(lay: Layout, t: CaptionTemplate, times: list[tuple[float, float]]) -> list[tuple[float, float, str]]:
+def events(
+    lay: Layout, t: CaptionTemplate, times: list[tuple[float, float]]
+) -> list[tuple[float, float, str]]:
     """(start, end, text) dialogue events for every page."""
     out: list[tuple[float, float, str]] = []
     per_word = t.highlight in ("color", "box") or t.animation == "pop"
@@ -130,7 +133,7 @@ def events(lay: Layout, t: CaptionTemplate, times: list[tuple[float, float]]) ->
                 if end > start:
                     out.append((start, end, _page_text(lay, page, t, i)))
         else:
-            fade = "{\\fad(%d,%d)}" % (FADE_MS, FADE_MS) if t.animation == "fade" else ""
+            fade = f"{{\\fad({FADE_MS},{FADE_MS})}}" if t.animation == "fade" else ""
             out.append((page.start, page.end, fade + _page_text(lay, page, t, None)))
     return out
 

@@ -40,7 +40,9 @@ FAMILIES: dict[str, FontFace] = {
         FontFace(
             "DejaVu Sans Condensed", "dejavu/DejaVuSansCondensed.ttf", "dejavu/DejaVuSansCondensed-Bold.ttf"
         ),
-        FontFace("Noto Sans", "noto/NotoSans-Regular.ttf", "noto/NotoSans-Bold.ttf", package="fonts-noto-core"),
+        FontFace(
+            "Noto Sans", "noto/NotoSans-Regular.ttf", "noto/NotoSans-Bold.ttf", package="fonts-noto-core"
+        ),
         FontFace(
             "Noto Serif", "noto/NotoSerif-Regular.ttf", "noto/NotoSerif-Bold.ttf", package="fonts-noto-core"
         ),

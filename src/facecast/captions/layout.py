@@ -127,6 +127,7 @@ def layout(words: Sequence[TimedWord], template: CaptionTemplate, width: int, he
     # Relative to the height, but no larger than a landscape frame of the same width would give,
     # so a 9:16 frame does not get text sized for its height on a third of the width.
     font_px = max(MIN_FONT_PX, int(round(template.size * min(height, PORTRAIT_CAP * width))))
+
     # Outline, shadow and a highlight box or lower-third box eat into the line's room.
     def available(px: int) -> float:
         decoration = 2 * px * (template.outline + template.shadow) + (0.5 * px if template.box else 0)

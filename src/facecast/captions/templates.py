@@ -92,7 +92,9 @@ class CaptionTemplate:
             raise InvalidTemplate("name must be a non-empty line of at most 100 characters", field="name")
         slug = data.get("slug") or slugify(name)
         values = {k: v for k, v in data.items() if k not in ("id", "slug", "name")}
-        template = cls(id=template_id or data.get("id") or template_id_for(slug), slug=slug, name=name.strip())
+        template = cls(
+            id=template_id or data.get("id") or template_id_for(slug), slug=slug, name=name.strip()
+        )
         defaults = template.to_dict()
         for key, value in values.items():
             _check_type(key, value, type(defaults[key]))

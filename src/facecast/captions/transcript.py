@@ -46,7 +46,9 @@ class Transcript:
             "language": self.language,
             "duration": round(self.duration, 3),
             "text": self.text,
-            "words": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)} for w in self.words],
+            "words": [
+                {"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3)} for w in self.words
+            ],
             "warnings": list(self.warnings),
         }
 

@@ -31,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     caption.add_argument("video", type=Path, help="the video to caption (MP4, MOV, ...)")
     caption.add_argument("--output", "-o", type=Path, help="captioned MP4 to write")
     caption.add_argument(
-        "--template", "-t", default=None, help=f"caption template (see `facecast templates`; default {DEFAULT_TEMPLATE})"
+        "--template",
+        "-t",
+        default=None,
+        help=f"caption template (see `facecast templates`; default {DEFAULT_TEMPLATE})",
     )
     caption.add_argument("--srt", type=Path, help="write SubRip subtitles to this file")
     caption.add_argument("--vtt", type=Path, help="write WebVTT subtitles to this file")
@@ -70,12 +73,21 @@ def _progress_bar(args: argparse.Namespace, label: str) -> Any:
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from facecast.captions import DEFAULT_TEMPLATE, builtin_template, caption_video, to_srt, to_vtt, transcript_for
+    from facecast.captions import (
+        DEFAULT_TEMPLATE,
+        builtin_template,
+        caption_video,
+        to_srt,
+        to_vtt,
+        transcript_for,
+    )
 
     if not args.video.is_file():
         raise InvalidInput(f"no such video: {args.video}", field="video")
     if args.output is None and not (args.srt or args.vtt or args.transcript):
-        raise InvalidInput("give --output (a captioned MP4) and/or --srt, --vtt or --transcript", field="output")
+        raise InvalidInput(
+            "give --output (a captioned MP4) and/or --srt, --vtt or --transcript", field="output"
+        )
     if args.output is not None and args.output.suffix.lower() != ".mp4":
         raise InvalidInput(f"--output must end in .mp4, not {args.output.name!r}", field="output")
     if args.output is None and args.template:
@@ -93,7 +105,9 @@ def run_caption(args: argparse.Namespace) -> int:
 
     try:
         if args.output is not None:
-            result = caption_video(args.video, args.output, template, engine=args.engine, on_progress=on_progress)
+            result = caption_video(
+                args.video, args.output, template, engine=args.engine, on_progress=on_progress
+            )
             transcript = result.transcript
         else:
             transcript = transcript_for(args.video, engine=args.engine, on_progress=on_progress)
@@ -105,7 +119,9 @@ def run_caption(args: argparse.Namespace) -> int:
     if args.vtt:
         args.vtt.write_text(to_vtt(transcript), encoding="utf-8")
     if args.transcript:
-        args.transcript.write_text(json.dumps(transcript.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        args.transcript.write_text(
+            json.dumps(transcript.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     if not args.quiet:
         for warning in transcript.warnings:
             print(f"facecast: note: {warning}", file=sys.stderr)
@@ -157,7 +173,9 @@ def run_render_captioned(args: argparse.Namespace) -> int:
                 final,
                 template,
                 words=words,
-                on_progress=(lambda f: (bar.__setattr__("n", round(f * 100)), bar.refresh())) if bar else None,
+                on_progress=(lambda f: (bar.__setattr__("n", round(f * 100)), bar.refresh()))
+                if bar
+                else None,
             )
         finally:
             if bar is not None:

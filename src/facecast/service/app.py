@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from facecast import __version__
-from facecast.service.api import media, miraflow, mirage
+from facecast.service.api import media, miraflow, miraflow_captions, mirage, mirage_captions
 from facecast.service.api.errors import UploadLimit, install_error_handlers
 from facecast.service.domain import Service
 from facecast.service.jobs import Reaper
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(UploadLimit, limit=settings.max_upload_bytes, json_limit=settings.max_json_bytes)
     app.include_router(miraflow.router)
+    app.include_router(miraflow_captions.router)
+    app.include_router(mirage_captions.router)  # before mirage's /v1/videos/{video_id} routes
     app.include_router(mirage.router)
     app.include_router(media.router)
 

@@ -74,6 +74,7 @@ class VideoRequest:
     text: str | None = None
     speech_id: str | None = None
     full_background: bool = False
+    caption_template_id: str | None = None
 
 
 @dataclass
@@ -576,6 +577,10 @@ class Service:
                 voice = self._voice(session, caller, voice_id)
                 self.speech.check_speakable(voice.engine_voice_id, job.text, account_id=voice.account_id)
                 job.voice_id = voice.id
+            if request.caption_template_id:
+                from facecast.service.captions import check_template_id
+
+                job.caption_template_id = check_template_id(self, caller, request.caption_template_id, "captionTemplateId")
             self._check_capacity(session, caller)
             session.add(job)
         self._enqueue(job)
@@ -915,6 +920,10 @@ class Service:
         """Render one job: its speech, then the engine call its avatar's kind provides."""
         from facecast.engine import RenderOptions, load_audio
 
+        if job.kind == "caption":  # captions an earlier video or an upload: service/captions.py
+            from facecast.service.captions import run_caption_job
+
+            return run_caption_job(self, job, ctx)
         with self.db.session() as session:
             avatar = session.get(Avatar, job.avatar_id)
             speech_row = session.get(Speech, job.speech_id) if job.speech_id else None
@@ -924,19 +933,19 @@ class Service:
         self.check_ready(avatar)
         handler = handler_for(avatar.kind)
 
-        phones = None
+        phones = words = None
         render_start = 0.0
         if job.audio_path:
             audio = load_audio(self.media.path(job.audio_path), max_seconds=self.settings.max_audio_seconds)
         elif speech_row is not None:
             speech = self.speech.load(speech_row.store_id)
-            audio, phones = speech.audio, speech.phones
+            audio, phones, words = speech.audio, speech.phones, speech.words
         elif voice is not None and job.text:
             if voice.deleted_at is not None:
                 raise UnknownVoice(f"Voice {voice.id} was deleted")
             ctx.report(0.02)
             speech = self.speech.make(voice.engine_voice_id, job.text, account_id=voice.account_id).speech
-            audio, phones = speech.audio, speech.phones
+            audio, phones, words = speech.audio, speech.phones, speech.words
             render_start = 0.1
         else:
             raise InvalidInput("The job has no speech (its speech or voice was deleted)")
@@ -955,11 +964,16 @@ class Service:
             phones=phones or None,
             full_background=job.full_background,
             options=RenderOptions(fps=self.settings.render_fps, seed=0),
-            on_progress=_scaled(ctx.report, render_start, 0.99),
+            on_progress=_scaled(ctx.report, render_start, 0.8 if job.caption_template_id else 0.99),
             should_cancel=ctx.should_cancel,
         )
+        produced = Path(result.path)
+        if job.caption_template_id:  # captioned in the same job (Miraflow captionTemplateId)
+            from facecast.service.captions import caption_rendered
+
+            produced = caption_rendered(self, job, produced, words, ctx, _scaled(ctx.report, 0.8, 0.99))
         rel = self.media.video_file(job.video_id)
-        final = self.media.commit(Path(result.path), rel)
+        final = self.media.commit(produced, rel)
         width, height = result.size
         return RenderedVideo(
             path=rel,
@@ -1017,11 +1031,12 @@ class Service:
             job = session.get(Job, job_id)
             if job is None or job.api != "mirage" or not job.job_status.finished:
                 return
-            avatar = session.get(Avatar, job.avatar_id)
+            avatar = session.get(Avatar, job.avatar_id) if job.avatar_id else None
             if avatar is not None and avatar.hidden and avatar.deleted_at is None:
                 avatar.deleted_at = utcnow()
         self.media.delete(self.media.upload_dir(job.id))
-        self.media.delete(self.media.avatar_dir(job.avatar_id))
+        if job.avatar_id:  # (captioning jobs have none)
+            self.media.delete(self.media.avatar_dir(job.avatar_id))
 
 
 def _scaled(report: Callable[[float], None], start: float, end: float) -> Callable[[float], None]:

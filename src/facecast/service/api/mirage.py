@@ -67,7 +67,9 @@ def video_object(job: Job) -> Video:
         completed_at=unix(job.completed_at) if status.finished else None,
         progress=100 if status is JobStatus.COMPLETE else int(job.progress * 100),
         error=error,
-        model=job.model or MIRAGE_MODEL,
+        model=None if job.kind == "caption" else (job.model or MIRAGE_MODEL),
+        source_video_id=job.source_video_id,
+        caption_template_id=job.caption_template_id,
         video_id=job.video_id,
     )
 
