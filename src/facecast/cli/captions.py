@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,15 @@ def _progress_bar(args: argparse.Namespace, label: str) -> Any:
     return tqdm(total=100, unit="%", desc=label, file=sys.stderr, leave=False)
 
 
+def _follow(bar: Any) -> Callable[[float], None]:
+    def on_progress(fraction: float) -> None:
+        if bar is not None:
+            bar.n = round(fraction * 100)
+            bar.refresh()
+
+    return on_progress
+
+
 def run_caption(args: argparse.Namespace) -> int:
     from facecast.captions import (
         DEFAULT_TEMPLATE,
@@ -97,12 +107,7 @@ def run_caption(args: argparse.Namespace) -> int:
             raise InvalidInput(f"the folder {path.parent} does not exist", field="output")
     template = builtin_template(args.template or DEFAULT_TEMPLATE)
     bar = _progress_bar(args, "captioning")
-
-    def on_progress(fraction: float) -> None:
-        if bar is not None:
-            bar.n = round(fraction * 100)
-            bar.refresh()
-
+    on_progress = _follow(bar)
     try:
         if args.output is not None:
             result = caption_video(
@@ -173,9 +178,7 @@ def run_render_captioned(args: argparse.Namespace) -> int:
                 final,
                 template,
                 words=words,
-                on_progress=(lambda f: (bar.__setattr__("n", round(f * 100)), bar.refresh()))
-                if bar
-                else None,
+                on_progress=_follow(bar),
             )
         finally:
             if bar is not None:
