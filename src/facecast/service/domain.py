@@ -547,6 +547,9 @@ class Service:
             raise InvalidInput(
                 "Give either speechId or text (with an optional voiceId), not both", field="speechId"
             )
+        from facecast.service.captions import check_template_id
+
+        template_id = check_template_id(self, caller, request.caption_template_id, "captionTemplateId")
         with self.db.transaction() as session:
             avatar = self._avatar(session, caller, request.avatar_id)
             self.check_ready(avatar)
@@ -577,10 +580,7 @@ class Service:
                 voice = self._voice(session, caller, voice_id)
                 self.speech.check_speakable(voice.engine_voice_id, job.text, account_id=voice.account_id)
                 job.voice_id = voice.id
-            if request.caption_template_id:
-                from facecast.service.captions import check_template_id
-
-                job.caption_template_id = check_template_id(self, caller, request.caption_template_id, "captionTemplateId")
+            job.caption_template_id = template_id
             self._check_capacity(session, caller)
             session.add(job)
         self._enqueue(job)
