@@ -101,7 +101,7 @@ def test_caption_an_upload(api: httpx.Client, spoken_mp4: bytes, template_id: st
     assert created.status_code == 200, created.text
     video = created.json()
     assert video["status"] == "PROCESSING" and video["caption_template_id"] == template_id
-    assert video["source_video_id"] is None and video["model"] is None
+    assert video["source_video_id"] is None and video["model"] is None and video["share_link_url"] is None
     done = wait_mirage(api, video["id"])
     assert done["status"] == "COMPLETE", done
     content = api.get(f"/v1/videos/{video['id']}/content", follow_redirects=True)
@@ -115,6 +115,24 @@ def test_caption_an_upload(api: httpx.Client, spoken_mp4: bytes, template_id: st
     assert srt.status_code == 200 and srt.text.startswith("1\n00:00:0")
     vtt = api.get(f"/v1/videos/{video['id']}/captions.vtt")
     assert vtt.text.startswith("WEBVTT") and "text/vtt" in vtt.headers["content-type"]
+    check_share_link(api, done)
+
+
+def check_share_link(api: httpx.Client, video: dict[str, Any]) -> None:
+    """A COMPLETE video's public link plays without a key, and stops at once when revoked."""
+    link = video["share_link_url"]
+    assert link and link.startswith("http") and len(link.rsplit("/", 1)[-1]) >= 32
+    with httpx.Client(timeout=60) as anonymous:
+        page = anonymous.get(link)
+        assert page.status_code == 200 and "<video" in page.text
+        part = anonymous.get(link + "/video.mp4", headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206 and len(part.content) == 100 and part.content[4:8] == b"ftyp"
+        revoked = api.delete(f"/v1/videos/{video['id']}/share").json()
+        assert revoked["share_link_url"] is None
+        assert anonymous.get(link).status_code == 404
+        assert anonymous.get(link + "/video.mp4").status_code == 404
+        again = api.post(f"/v1/videos/{video['id']}/share").json()["share_link_url"]
+        assert again and again != link and anonymous.get(again).status_code == 200
 
 
 def test_caption_a_finished_video_by_id_uses_its_speech(api: httpx.Client, template_id: str) -> None:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from facecast import __version__
-from facecast.service.api import media, miraflow, miraflow_captions, mirage, mirage_captions
+from facecast.service.api import media, miraflow, miraflow_captions, mirage, mirage_captions, share
 from facecast.service.api.errors import UploadLimit, install_error_handlers
 from facecast.service.domain import Service
 from facecast.service.jobs import Reaper
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mirage_captions.router)  # before mirage's /v1/videos/{video_id} routes
     app.include_router(mirage.router)
     app.include_router(media.router)
+    app.include_router(share.router)
+    app.add_middleware(share.ShareBase, enabled=settings.share_links, public_url=settings.public_url)
 
     @app.get("/healthz", tags=["Server"], summary="Liveness")
     def healthz() -> dict[str, str]:

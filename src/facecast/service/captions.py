@@ -344,14 +344,6 @@ def transcript_of(service: Service, caller: Caller, video_id: str) -> tuple[Job,
 
 
 # --- share links --------------------------------------------------------------------------------------
-def share_url(service: Service, job: Job, base_url: str) -> str | None:
-    """The public link of a COMPLETE video (None when sharing is off, revoked or not complete)."""
-    if not service.settings.share_links or not job.share_token or job.status != JobStatus.COMPLETE.value:
-        return None
-    base = (service.settings.public_url or base_url).rstrip("/")
-    return f"{base}/share/{job.share_token}"
-
-
 def shared_video(service: Service, token: str) -> Job:
     if not service.settings.share_links or not token or len(token) > 64:
         raise NotFound("This link is invalid or was revoked")
@@ -369,7 +361,8 @@ def shared_video(service: Service, token: str) -> Job:
 
 
 def set_share(service: Service, caller: Caller, video_id: str, *, enabled: bool) -> Job:
-    """Revoke a video's public link (a new, different one is made when it is shared again)."""
+    """Turn a video's public link on (keeping the current one) or off (revoked at once; sharing
+    again makes a new, different link)."""
     job = service.get_video(caller, video_id)
     token = secrets.token_urlsafe(24) if enabled else None
     with service.db.transaction() as session:

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
+from facecast.service.api.share import share_link
 from facecast.service.domain import MIRAGE_MODEL, unix
 from facecast.service.models import Job, JobStatus
 
@@ -70,6 +71,7 @@ def video_object(job: Job) -> Video:
         model=None if job.kind == "caption" else (job.model or MIRAGE_MODEL),
         source_video_id=job.source_video_id,
         caption_template_id=job.caption_template_id,
+        share_link_url=share_link(job),
         video_id=job.video_id,
     )
 

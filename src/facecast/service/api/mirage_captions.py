@@ -112,6 +112,16 @@ def get_subtitles(video_id: str, kind: str, service: ServiceDep, caller: CallerD
     return subtitles(transcript, kind)
 
 
+@router.post("/videos/{video_id}/share", response_model=Video, summary="Share Video (new public link)")
+def share_video(video_id: str, service: ServiceDep, caller: CallerDep) -> Video:
+    return video_object(captions.set_share(service, caller, video_id, enabled=True))
+
+
+@router.delete("/videos/{video_id}/share", response_model=Video, summary="Revoke Video Share Link")
+def revoke_share(video_id: str, service: ServiceDep, caller: CallerDep) -> Video:
+    return video_object(captions.set_share(service, caller, video_id, enabled=False))
+
+
 class TextToSpeech(BaseModel):
     text: str
     model: str
