@@ -12,10 +12,12 @@ import httpx
 import pytest
 import soundfile as sf
 
+from facecast.captions import BUILTIN_TEMPLATES
 from tests.captions.media import make_video, speech_video
-from tests.service.harness import Server, mp4_info, wait_miraflow, wait_mirage
+from tests.service.harness import Server, mp4_info, wait_for, wait_miraflow, wait_mirage
 
 BOLD = "bold-highlight"
+BUILTIN_IDS = {t.id for t in BUILTIN_TEMPLATES}
 
 
 def assert_invalid(response: httpx.Response, field: str) -> None:
@@ -79,6 +81,21 @@ def test_templates_list_envelope_and_cursor(api: httpx.Client) -> None:
     assert one.status_code == 200 and one.json()["id"] == ids[3]
     assert api.get("/v1/videos/captions/templates/ctpl_nothinghere0000").status_code == 404
     assert_invalid(api.get("/v1/videos/captions/templates", params={"limit": 0}), "limit")
+
+
+def test_builtin_templates_have_preview_clips_that_play(api: httpx.Client) -> None:
+    def previews() -> list[str] | None:
+        data = api.get("/v1/videos/captions/templates", params={"limit": 100}).json()["data"]
+        urls = [t["preview_url"] for t in data if t["style"] and t["id"] in BUILTIN_IDS]
+        return urls if urls and all(urls) else None
+
+    urls = wait_for(previews, timeout=180, what="template previews made by the worker")
+    assert len(urls) == len(BUILTIN_IDS)
+    with httpx.Client(timeout=60) as anonymous:  # a signed URL: no key needed
+        clip = anonymous.get(urls[1])
+    assert clip.status_code == 200
+    info = mp4_info(clip.content)
+    assert (info["width"], info["height"]) == (540, 960) and info["duration"] > 2
 
 
 def test_account_templates_are_validated_and_private(server: Server, api: httpx.Client, other_key: str) -> None:

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     #: Finished videos get a public, unguessable, revocable link (``share_link_url``) that plays
     #: them in a page without a key. FACECAST_SHARE_LINKS=false turns every link off.
     share_links: bool = True
+    #: The worker makes a short preview clip of each built-in caption template at its first start.
+    caption_previews: bool = True
     #: Seed stock avatars and voices at start-up.
     seed_stock: bool = True
     #: Name of the account created (with a printed key) on the first start.

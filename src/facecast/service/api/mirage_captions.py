@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
@@ -18,6 +18,8 @@ from facecast.service import captions
 from facecast.service.api.captions_views import subtitles, transcript_body
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
 from facecast.service.api.mirage import Video, video_object
+from facecast.service.domain import Service
+from facecast.service.previews import preview_url
 
 router = APIRouter(prefix="/v1", tags=["Mirage"])
 AUDIO_MODEL = "mirage-audio-1"
@@ -40,10 +42,11 @@ class CaptionTemplateList(BaseModel):
     has_more: bool
 
 
-def _template(entry: captions.TemplateEntry) -> CaptionTemplateOut:
+def _template(entry: captions.TemplateEntry, service: Service, request: Request) -> CaptionTemplateOut:
     t = entry.template
+    preview = preview_url(service, t.slug, str(request.base_url)) if entry.builtin else None
     return CaptionTemplateOut(
-        id=t.id, name=t.name, created_at=entry.created_at, slug=t.slug, style=t.public()
+        id=t.id, name=t.name, preview_url=preview, created_at=entry.created_at, slug=t.slug, style=t.public()
     )
 
 
@@ -69,13 +72,14 @@ def caption_video(
     "/videos/captions/templates", response_model=CaptionTemplateList, summary="List Caption Templates"
 )
 def list_templates(
+    request: Request,
     service: ServiceDep,
     caller: CallerDep,
     after: Annotated[str | None, Query(description="Return items strictly after this template ID")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Max number of items to return")] = 20,
 ) -> CaptionTemplateList:
     page = captions.list_templates(service, caller, after=after, limit=limit)
-    return CaptionTemplateList(data=[_template(e) for e in page.items], has_more=page.has_more)
+    return CaptionTemplateList(data=[_template(e, service, request) for e in page.items], has_more=page.has_more)
 
 
 @router.get(
@@ -83,17 +87,17 @@ def list_templates(
     response_model=CaptionTemplateOut,
     summary="Retrieve Caption Template",
 )
-def get_template(template_id: str, service: ServiceDep, caller: CallerDep) -> CaptionTemplateOut:
-    return _template(captions.get_template(service, caller, template_id))
+def get_template(template_id: str, request: Request, service: ServiceDep, caller: CallerDep) -> CaptionTemplateOut:
+    return _template(captions.get_template(service, caller, template_id), service, request)
 
 
 @router.post(
     "/videos/captions/templates", response_model=CaptionTemplateOut, summary="Create Caption Template"
 )
 def create_template(
-    service: ServiceDep, caller: CallerDep, body: Annotated[dict[str, Any], Body()]
+    request: Request, service: ServiceDep, caller: CallerDep, body: Annotated[dict[str, Any], Body()]
 ) -> CaptionTemplateOut:
-    return _template(captions.create_template(service, caller, body))
+    return _template(captions.create_template(service, caller, body), service, request)
 
 
 @router.get("/videos/{video_id}/transcript", summary="Retrieve Video Transcript")
