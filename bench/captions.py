@@ -1,6 +1,6 @@
 """Captioning speed and recognition accuracy, on this machine.
 
-    .venv/bin/python bench/captions.py [--seconds 30] [--skip-recognition]
+    .venv/bin/python bench/captions.py [--seconds 30] [--skip-recognition] [--skip-burn]
 
 1. Burn-in speed (x real time, higher is faster) of a ``--seconds`` long video at 1920x1080 and
    1080x1920 per template, with the words given (a video made from text: no recognition), next to
@@ -137,9 +137,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--skip-recognition", action="store_true")
+    parser.add_argument("--skip-burn", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        burn_table(args.seconds, Path(scratch))
+    if not args.skip_burn:
+        with tempfile.TemporaryDirectory() as scratch:
+            burn_table(args.seconds, Path(scratch))
     if not args.skip_recognition:
         recognition_table()
     return 0

@@ -189,7 +189,7 @@ def _pcm16(audio: Audio) -> bytes:
 def _sphinx_words(decoder: Any, offset: float) -> list[TimedWord]:
     frame = 1.0 / 100.0
     out = []
-    for seg in decoder.seg():
+    for seg in decoder.seg() or ():  # None when nothing was recognised
         word = _ALTERNATE.sub("", seg.word)
         if not word or _FILLER.match(word):
             continue
@@ -198,17 +198,20 @@ def _sphinx_words(decoder: Any, offset: float) -> list[TimedWord]:
 
 
 def _pocketsphinx(audio: Audio, should_cancel: Cancel | None) -> Transcript:
-    """Large-vocabulary recognition, 20 s at a time (pocketsphinx loses its way in long utterances)."""
+    """Large-vocabulary recognition, one piece at a time, cut in pauses (pocketsphinx loses its way
+    in long utterances; the engine's phone recogniser cuts the same way)."""
+    from facecast.engine.phones import piece_bounds
+
     pcm = _pcm16(audio)
-    piece = 20 * SAMPLE_RATE
+    bounds = piece_bounds(audio)
     words: list[TimedWord] = []
     with _lock:
         decoder = _sphinx_decoder()
-        for start in range(0, len(audio.samples), piece):
+        for start, end in zip(bounds[:-1], bounds[1:], strict=False):
             if should_cancel is not None and should_cancel():
                 raise RenderCancelled("captioning was cancelled")
             decoder.start_utt()
-            decoder.process_raw(pcm[2 * start : 2 * (start + piece)], full_utt=True)
+            decoder.process_raw(pcm[2 * start : 2 * end], full_utt=True)
             decoder.end_utt()
             words += _sphinx_words(decoder, start / SAMPLE_RATE)
     return Transcript(
