@@ -52,3 +52,26 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
     assert done.stderr.strip().startswith("facecast: error: ") and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_render_with_captions_uses_the_speech_words(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from inputs import astronaut_png  # the bench's test portrait
+
+    portrait = astronaut_png(tmp_path / "astronaut.png")
+    out = tmp_path / "captioned.mp4"
+    done = subprocess.run(
+        [FACECAST, "render", "--image", str(portrait), "--text", "Captions in the same run.", "-o", str(out),
+         "--captions", "bold-highlight", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"FACECAST_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    info = probe(out)
+    assert info["video"]["width"] == 512 and info["audio"] is not None
+    assert not list(tmp_path.glob(".facecast-*"))  # the uncaptioned intermediate is gone
+    refused = run("render", "--image", portrait, "--text", "Hi.", "-o", tmp_path / "x.mp4", "--captions", "nope")
+    assert refused.returncode == 2 and "Unknown caption template" in refused.stderr
+    assert not (tmp_path / "x.mp4").exists()
