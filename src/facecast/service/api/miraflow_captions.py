@@ -43,9 +43,4 @@ def get_transcript(videoId: str, service: ServiceDep, caller: CallerDep) -> dict
     "/video/{videoId}/captions.{kind}", response_class=PlainTextResponse, summary="Subtitles (srt or vtt)"
 )
 def get_subtitles(videoId: str, kind: str, service: ServiceDep, caller: CallerDep) -> PlainTextResponse:
-    from facecast.errors import InvalidInput
-
-    if kind not in ("srt", "vtt"):
-        raise InvalidInput("subtitles are captions.srt or captions.vtt", field="format")
-    _, transcript = captions.transcript_of(service, caller, videoId)
-    return subtitles(transcript, kind)
+    return subtitles(service, caller, videoId, kind)

@@ -110,10 +110,7 @@ def get_transcript(video_id: str, service: ServiceDep, caller: CallerDep) -> dic
     "/videos/{video_id}/captions.{kind}", response_class=PlainTextResponse, summary="Retrieve Subtitles"
 )
 def get_subtitles(video_id: str, kind: str, service: ServiceDep, caller: CallerDep) -> PlainTextResponse:
-    if kind not in ("srt", "vtt"):
-        raise InvalidInput("subtitles are captions.srt or captions.vtt", field="format")
-    _, transcript = captions.transcript_of(service, caller, video_id)
-    return subtitles(transcript, kind)
+    return subtitles(service, caller, video_id, kind)
 
 
 @router.post("/videos/{video_id}/share", response_model=Video, summary="Share Video (new public link)")
