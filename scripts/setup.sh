@@ -12,6 +12,8 @@ APT_PACKAGES+=(opencv-doc cimg-examples)
 # and npm for the axe-core accessibility checker they run in the page.
 APT_PACKAGES+=(chromium chromium-driver)
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
+# Fonts for captions: DejaVu (Latin, Cyrillic, Greek), Noto (Arabic, Hebrew, more), Noto CJK.
+APT_PACKAGES+=(fonts-dejavu-core fonts-noto-core fonts-noto-cjk)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 

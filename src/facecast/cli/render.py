@@ -117,6 +117,7 @@ def _speech(args: argparse.Namespace) -> tuple[Audio, list[TimedPhone] | None]:
     if args.audio is not None:
         if args.voice:
             raise InvalidInput("--voice goes with --text, not with --audio", field="voice")
+        args.speech_words = None  # captions (render --captions) recognise the words
         return load_audio(args.audio, max_seconds=args.max_audio_seconds), None
     from facecast.speech import synthesize
 
@@ -128,6 +129,7 @@ def _speech(args: argparse.Namespace) -> tuple[Audio, list[TimedPhone] | None]:
         raise AudioTooLong(
             f"the speech lasts {speech.audio.duration:.0f} s, longer than the limit of {args.max_audio_seconds:.0f} s"
         )
+    args.speech_words = speech.words  # for render --captions: the words as spoken, no recognition
     return speech.audio, speech.phones
 
 

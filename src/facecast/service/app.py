@@ -16,7 +16,16 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from facecast import __version__
 from facecast.service import web
-from facecast.service.api import health, media, miraflow, mirage, studio
+from facecast.service.api import (
+    health,
+    media,
+    miraflow,
+    miraflow_captions,
+    mirage,
+    mirage_captions,
+    share,
+    studio,
+)
 from facecast.service.api.errors import UploadLimit, install_error_handlers
 from facecast.service.api.links import LOOPBACK_HOSTS
 from facecast.service.api.openapi import install_dialect_openapi
@@ -80,11 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             TrustedHostMiddleware, allowed_hosts=[*settings.allowed_host_list, *LOOPBACK_HOSTS]
         )
     app.include_router(miraflow.router)
+    app.include_router(miraflow_captions.router)
+    app.include_router(mirage_captions.router)  # before mirage's /v1/videos/{video_id} routes
     app.include_router(mirage.router)
     app.include_router(media.router)
     app.include_router(studio.router)
     web.install(app)
     app.include_router(health.router)
+    app.include_router(share.router)
+    app.add_middleware(share.ShareBase, settings=settings)
 
     @app.get("/healthz", tags=["Server"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import secrets
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -183,7 +184,8 @@ class Job(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     model: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
-    avatar_id: Mapped[str] = mapped_column(ForeignKey("avatars.id"))
+    #: None for a captioning job (``kind`` "caption"), which starts from a video, not an avatar.
+    avatar_id: Mapped[str | None] = mapped_column(ForeignKey("avatars.id"), nullable=True)
     full_background: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The speech: an existing one, or a voice + text synthesised by the worker, or an uploaded file.
     speech_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -216,6 +218,29 @@ class Job(Base):
     size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+    # Captions (service/captions.py): a "caption" job captions another video or an upload; a
+    # "render" job with a template captions its own output. The share token makes a public link.
+    kind: Mapped[str] = mapped_column(String(20), default="render", server_default="render")
+    source_video_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    caption_template_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    share_token: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, default=lambda: secrets.token_urlsafe(24)
+    )
+
     @property
     def job_status(self) -> JobStatus:
         return JobStatus(self.status)
+
+
+class CaptionTemplateRow(Base):
+    """An account's own caption template; the built-in ones live in code (``facecast.captions``)."""
+
+    __tablename__ = "caption_templates"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: The template's fields as JSON (``CaptionTemplate.to_dict``).
+    style: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

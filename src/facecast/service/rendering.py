@@ -53,6 +53,10 @@ class Rendering(VideoResource):
         """Render one job: its speech, then the engine call its avatar's kind provides."""
         from facecast.engine import RenderOptions, load_audio
 
+        if job.kind == "caption":  # captions an earlier video or an upload: service/captions.py
+            from facecast.service.captions import run_caption_job
+
+            return run_caption_job(self, job, ctx)
         with self.db.session() as session:
             avatar = session.get(Avatar, job.avatar_id)
             speech_row = session.get(Speech, job.speech_id) if job.speech_id else None
@@ -62,19 +66,19 @@ class Rendering(VideoResource):
         self.check_ready(avatar)
         handler = handler_for(avatar.kind)
 
-        phones = None
+        phones = words = None
         render_start = 0.0
         if job.audio_path:
             audio = load_audio(self.media.path(job.audio_path), max_seconds=self.settings.max_audio_seconds)
         elif speech_row is not None:
             speech = self.speech.load(speech_row.store_id)
-            audio, phones = speech.audio, speech.phones
+            audio, phones, words = speech.audio, speech.phones, speech.words
         elif voice is not None and job.text:
             if voice.deleted_at is not None:
                 raise UnknownVoice(f"Voice {voice.id} was deleted")
             ctx.report(0.02)
             speech = self.speech.make(voice.engine_voice_id, job.text, account_id=voice.account_id).speech
-            audio, phones = speech.audio, speech.phones
+            audio, phones, words = speech.audio, speech.phones, speech.words
             render_start = 0.1
         else:
             raise InvalidInput("The job has no speech (its speech or voice was deleted)")
@@ -93,11 +97,16 @@ class Rendering(VideoResource):
             phones=phones or None,
             full_background=job.full_background,
             options=RenderOptions(fps=self.settings.render_fps, seed=0),
-            on_progress=_scaled(ctx.report, render_start, 0.99),
+            on_progress=_scaled(ctx.report, render_start, 0.8 if job.caption_template_id else 0.99),
             should_cancel=ctx.should_cancel,
         )
+        produced = Path(result.path)
+        if job.caption_template_id:  # captioned in the same job (Miraflow captionTemplateId)
+            from facecast.service.captions import caption_rendered
+
+            produced = caption_rendered(self, job, produced, words, ctx, _scaled(ctx.report, 0.8, 0.99))
         rel = self.media.video_file(job.video_id)
-        final = self.media.commit(Path(result.path), rel)
+        final = self.media.commit(produced, rel)
         width, height = result.size
         return RenderedVideo(
             path=rel,

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     render_fps: float = Field(default=25.0, gt=0, le=60)
     #: Mirage renders use the whole picture (True) or a face-cropped square (False).
     mirage_full_background: bool = True
+    #: Finished videos get a public, unguessable, revocable link (``share_link_url``) that plays
+    #: them in a page without a key. FACECAST_SHARE_LINKS=false turns every link off.
+    share_links: bool = True
+    #: The worker makes a short preview clip of each built-in caption template at its first start.
+    caption_previews: bool = True
     #: Seed stock avatars and voices at start-up.
     seed_stock: bool = True
     #: Name of the account created (with a printed key) on the first start.

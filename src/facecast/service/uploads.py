@@ -34,6 +34,7 @@ class VideoRequest:
     text: str | None = None
     speech_id: str | None = None
     full_background: bool = False
+    caption_template_id: str | None = None
 
 
 @dataclass

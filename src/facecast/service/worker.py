@@ -38,6 +38,10 @@ def run_worker(settings: Settings | None = None, *, workers: int | None = None) 
         check_worker_health=True,
     )
     watch_parent()
+    if settings.caption_previews:
+        from facecast.service.previews import start_previews
+
+        start_previews(service)
     log.info("facecast worker %s: %s queue %r", os.getpid(), settings.queue_backend, settings.queue_name)
     try:
         consumer.run()

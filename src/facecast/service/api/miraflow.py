@@ -150,6 +150,8 @@ class CreateVideoBody(_JsonBody):
     text: str | None = None
     speechId: str | None = None
     im2vid_full: bool = False
+    #: Caption template (``ctpl_...``): the video is captioned with the speech's words.
+    captionTemplateId: str | None = None
 
 
 class CreateSpeechBody(_JsonBody):
@@ -177,7 +179,7 @@ def _voice(v: Voice) -> VoiceOut:
 
 
 def _video(j: Job) -> VideoOut:
-    return VideoOut(id=j.video_id, name=j.name, sourceAvatarId=j.avatar_id, createdAt=iso(j.created_at) or "")
+    return VideoOut(id=j.video_id, name=j.name, sourceAvatarId=j.avatar_id or "", createdAt=iso(j.created_at) or "")
 
 
 def _speech(s: Speech) -> SpeechOut:
@@ -333,6 +335,7 @@ def create_video(body: CreateVideoBody, service: ServiceDep, caller: CallerDep) 
             text=body.text,
             speech_id=body.speechId,
             full_background=body.im2vid_full,
+            caption_template_id=body.captionTemplateId,
         ),
     )
     return JobCreated(jobId=job.id)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from facecast.errors import InvalidInput
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
 from facecast.service.api.links import public_base_url
+from facecast.service.api.share import share_link
 from facecast.service.domain import unix
 from facecast.service.models import Job, JobStatus
 
@@ -92,7 +93,10 @@ def video_object(job: Job, warnings: list[str] | None = None) -> Video:
         completed_at=unix(job.completed_at) if status.finished else None,
         progress=_progress(job),
         error=error,
-        model=job.model or MIRAGE_MODEL,
+        model=None if job.kind == "caption" else (job.model or MIRAGE_MODEL),
+        source_video_id=job.source_video_id,
+        caption_template_id=job.caption_template_id,
+        share_link_url=share_link(job),
         video_id=job.video_id,
         warnings=warnings or None,
     )

@@ -68,7 +68,7 @@ class JobOut(BaseModel):
     createdAt: str
     completedAt: str | None = None
     duration: float | None = Field(default=None, description="Seconds of video (complete jobs)")
-    avatarId: str
+    avatarId: str | None = None  # None for a captioning job (it captions a video, not an avatar)
     fullBackground: bool
     text: str | None = None
     error: str | None = None

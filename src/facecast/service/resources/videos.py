@@ -86,6 +86,9 @@ class VideoResource(AvatarResource, SpeechResource):
             raise InvalidInput(
                 "Give either speechId or text (with an optional voiceId), not both", field="speechId"
             )
+        from facecast.service.captions import check_template_id
+
+        template_id = check_template_id(self, caller, request.caption_template_id, "captionTemplateId")
         with self.db.transaction() as session:
             avatar = self._avatar(session, caller, request.avatar_id)
             self.check_ready(avatar)
@@ -116,6 +119,7 @@ class VideoResource(AvatarResource, SpeechResource):
                 voice = self._voice(session, caller, voice_id)
                 self.speech.check_speakable(voice.engine_voice_id, job.text, account_id=voice.account_id)
                 job.voice_id = voice.id
+            job.caption_template_id = template_id
             self._check_capacity(session, caller)
             session.add(job)
         self._enqueue(job)
@@ -376,8 +380,9 @@ class VideoResource(AvatarResource, SpeechResource):
             job = session.get(Job, job_id)
             if job is None or job.api != "mirage" or not job.job_status.finished:
                 return
-            avatar = session.get(Avatar, job.avatar_id)
+            avatar = session.get(Avatar, job.avatar_id) if job.avatar_id else None
             if avatar is not None and avatar.hidden and avatar.deleted_at is None:
                 avatar.deleted_at = utcnow()
         self.media.delete(self.media.upload_dir(job.id))
-        self.media.delete(self.media.avatar_dir(job.avatar_id))
+        if job.avatar_id:  # (captioning jobs have none)
+            self.media.delete(self.media.avatar_dir(job.avatar_id))
