@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from facecast.engine.face import FaceFrame
+from facecast.engine.mouth import _luma
 from facecast.engine.rig import FaceRig, _as_points, _interp_curve, _zip_strip
 
 #: Where the split lies when the photo's upper teeth cannot be followed: this share of the gap
@@ -23,10 +24,6 @@ MIN_SPLIT, MAX_SPLIT = 0.3, 0.85
 #: Teeth are lighter than this share of the brightest pixels in the mouth, and no more saturated.
 TEETH_LIGHT = 0.55
 TEETH_SATURATION = 0.45
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return np.asarray(rgb, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def teeth_split(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.ndarray:

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from facecast.engine.face import FaceFrame
+from facecast.engine.mouth import _luma
 from facecast.engine.rig import FaceRig, _as_points, _interp_curve
 
 #: Where the lid skin is sampled: a band above the upper lid's margin and one under the lower lid
@@ -56,7 +57,7 @@ class LidSkin:
             c = np.array(colours)
             # Not the darkest samples (the brow, the lashes, the crease's shadow) nor the brightest
             # (a glint, the lit cheek): lid skin is in between, a shade darker than the cheek.
-            lum = c @ np.array([0.299, 0.587, 0.114])
+            lum = _luma(c)
             keep = (lum >= np.percentile(lum, 40)) & (lum <= np.percentile(lum, 85))
             self.colours.append((LID_SHADE * np.median(c[keep], axis=0)).astype(np.float32))
 
