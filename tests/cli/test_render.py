@@ -74,7 +74,10 @@ def test_eval_reports_lip_sync_blinks_and_a_stable_identity(rendered: Path, spee
     report = json.loads(result.stdout)
     assert report["face_frames"] == report["n_frames"]
     assert report["lip_sync_correlation"] >= 0.45
-    assert report["mouth_open_speech"] > report["mouth_open_silence"] + 0.04
+    # The astronaut smiles with her teeth apart at rest: speech opens past that rest (its widest
+    # frames), while on average a smile speaks around its own opening (issue 8).
+    assert report["mouth_open_speech_p95"] > report["mouth_open_silence"] + 0.05
+    assert report["mouth_open_speech_p95"] <= 0.42
     assert report["blink_count"] >= 1
     assert report["identity_similarity"] > 0.9
     assert 0.05 < report["head_roll_std_deg"] < 3.0

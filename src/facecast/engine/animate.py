@@ -59,6 +59,7 @@ class FaceWarper:
         if look is None:
             teeth_image, teeth_points = (self.image, p) if teeth is None else teeth
             look = MouthLook.sample(teeth_image, teeth_points, self.rig)
+        own_rest = neutral is None and teeth is None  # a portrait at its own rest, not a clip frame
         if refine and look.has_teeth:
             refined = refine_lips(self.image, p, self.rig)
             if neutral is None:
@@ -75,7 +76,7 @@ class FaceWarper:
         triangles = self.rig.mouth_triangles
         # A portrait whose own mouth is open keeps what it shows there, in two layers riding the jaws.
         self.layers: MouthLayers | None = None
-        if self.rest.kind != "closed" and neutral is None and teeth is None:
+        if self.rest.kind != "closed" and own_rest:
             self.layers = MouthLayers(self.image, p, self.rig, len(self.src))
             self.src = np.concatenate([self.src, self.layers.source_points()])
             triangles = np.concatenate([self.layers.triangles, triangles])

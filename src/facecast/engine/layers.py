@@ -21,14 +21,14 @@ from facecast.engine.rig import FaceRig, _as_points, _interp_curve, _zip_strip
 #: down from the upper lip; and the least and most share the upper layer takes in any column.
 DEFAULT_SPLIT = 0.55
 MIN_SPLIT, MAX_SPLIT = 0.3, 0.85
-#: Teeth are lighter than this share of the brightest pixels in the mouth, and no more saturated.
-TEETH_LIGHT = 0.55
-TEETH_SATURATION = 0.45
+#: The least difference of mean brightness (0-255) above and below a split that marks the edge of
+#: the upper teeth.
+EDGE_CONTRAST = 12.0
 
 
 def teeth_split(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.ndarray:
     """Per interior point of the upper inner lip: the share of the gap below it that the upper
-    teeth fill (their visible run down from the lip), smoothed along the mouth."""
+    teeth fill (down to their biting edge), smoothed along the mouth."""
     p = _as_points(landmarks)
     fr = FaceFrame.of(p)
     q = fr.to_face(p[:, :2])
@@ -41,19 +41,21 @@ def teeth_split(image: np.ndarray, landmarks: np.ndarray, rig: FaceRig) -> np.nd
     grid = np.stack([np.repeat(xs[:, None], steps.size, 1), top[:, None] + gap[:, None] * steps[None, :]], -1)
     xy = fr.to_image(grid).astype(np.float32)
     px = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    px = px.astype(np.float32)
-    lum = _luma(px)
-    hi = px.max(axis=-1)
-    sat = (hi - px.min(axis=-1)) / np.maximum(hi, 1.0)
-    bright = float(np.percentile(lum, 95))
-    tooth = (lum > TEETH_LIGHT * bright) & (sat < TEETH_SATURATION)
-    # The run of teeth from just under the lip (its shaded first rows may fail the test).
-    start = 2
-    run = np.cumprod(tooth[:, start:], axis=1).sum(axis=1) + start
-    found = run > start + 2
-    split = np.where(found, (run + 0.5) / steps.size, DEFAULT_SPLIT)
-    if found.sum() >= max(2, found.size // 3):
-        split = np.where(found, split, np.median(split[found]))
+    lum = _luma(px.astype(np.float32))
+    # The biting edge of the upper teeth is where the column turns from light (teeth) to dark (the
+    # cavity, or lower teeth in shadow): the split that best separates a light top from a darker
+    # bottom. Gaps between teeth and a ragged edge only lower the contrast, not move the split.
+    cum = np.cumsum(lum, axis=1)
+    n = steps.size
+    ks = np.arange(int(MIN_SPLIT * n), int(MAX_SPLIT * n) + 1)
+    above = cum[:, ks - 1] / ks
+    below = (cum[:, -1:] - cum[:, ks - 1]) / (n - ks)
+    contrast = above - below
+    best = np.argmax(contrast, axis=1)
+    strong = contrast[np.arange(len(best)), best] > EDGE_CONTRAST
+    split = np.where(strong, ks[best] / n, DEFAULT_SPLIT)
+    if strong.sum() >= max(2, strong.size // 3):
+        split = np.where(strong, split, np.median(split[strong]))
     split = np.clip(split, MIN_SPLIT, MAX_SPLIT)
     kernel = np.array([0.25, 0.5, 0.25])
     return np.asarray(np.convolve(np.pad(split, 1, mode="edge"), kernel, mode="valid"), dtype=np.float64)
