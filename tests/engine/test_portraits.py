@@ -74,8 +74,8 @@ def _check(portrait: Portrait, report: QualityReport, rest_kind: str, *, pauses:
     if "greyscale" in portrait.tags:
         assert report.mouth_saturated_pixels_added == 0, name
     # The evaluator's face mesh cannot follow the lids of a tiny, low-resolution or strongly turned
-    # face (its eye opening barely changes there); elsewhere it must see the blinks.
-    hard_to_track = bool(portrait.tags & {"low-res", "small-face", "turned-45"})
+    # face, nor a drawing's (its eye opening barely changes there); elsewhere it must see blinks.
+    hard_to_track = bool(portrait.tags & {"low-res", "small-face", "turned-45", "illustration"})
     if not hard_to_track:
         assert report.blink_count >= 1, name
     assert report.identity_landmark_drift < 5.0, name
