@@ -236,6 +236,9 @@ class Worker:
             with self._lock:
                 self._running.pop(job_id, None)
             service.media.drop_work_dir(job_id)
+            # With an object store the local copies were only scratch: the store has them.
+            service.media.evict(service.media.upload_dir(job_id))
+            service.media.evict(service.media.video_file(job.video_id))
 
     def _render(self, job: Job, token: str, running: RunningJob) -> None:
         service, job_id = self.service, job.id

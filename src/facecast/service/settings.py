@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     #: First delay (seconds) before a job that met a storage fault (disk full, read-only) is tried
     #: again; it doubles with each attempt, so a full disk does not burn the attempts in seconds.
     storage_retry_delay: float = Field(default=10.0, ge=0)
+    #: Where media lives: unset for the local media folder; ``s3://BUCKET/PREFIX`` for an
+    #: S3-compatible store (credentials and region from the standard ``AWS_*`` variables). With a
+    #: store, the local media folder is scratch space only.
+    storage_url: str | None = None
+    #: Endpoint of a non-AWS S3 store (MinIO, Ceph RGW, R2, ...), e.g. ``http://minio:9000``.
+    s3_endpoint_url: str | None = None
+    #: With a store: Mirage's ``/content``, ``downloadUrl`` and share files redirect to a presigned
+    #: URL of the store (valid ``FACECAST_STORAGE_REDIRECT_TTL`` s) instead of streaming through.
+    storage_redirect: bool = False
+    storage_redirect_ttl: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    #: Files larger than this are uploaded to the store in parts of this size.
+    s3_multipart_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
 
     #: Frames per second of rendered videos.
     render_fps: float = Field(default=25.0, gt=0, le=60)

@@ -96,7 +96,9 @@ class AvatarResource(VoiceResource):
                 handler.check(stored, self.source_limits)
                 if handler.prepared_by_worker:
                     return []
-                return handler.prepare(stored, self.media.path(folder_rel), modes=modes)
+                warnings = handler.prepare(stored, self.media.path(folder_rel), modes=modes)
+            self.media.publish(folder_rel)
+            return warnings
         except BaseException as exc:
             self.media.delete(folder_rel)
             if isinstance(exc, FacecastError) and exc.field in ("image", "video"):

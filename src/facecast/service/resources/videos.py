@@ -94,7 +94,7 @@ class VideoResource(AvatarResource, SpeechResource):
             self.check_ready(avatar)
             handler = handler_for(avatar.kind)
             full = bool(request.full_background) and avatar.is_photo
-            if not handler.has_mode(self.media.path(self.media.avatar_dir(avatar.id)), full):
+            if not handler.has_mode(self.media.fetch_dir(self.media.avatar_dir(avatar.id)), full):
                 raise Conflict(
                     f"Avatar {avatar.id} is not prepared for {'full-background' if full else 'face-cropped'} videos"
                 )
@@ -258,25 +258,33 @@ class VideoResource(AvatarResource, SpeechResource):
     def video_path(self, job: Job) -> Path:
         if job.status != JobStatus.COMPLETE.value or not job.video_path:
             raise Conflict(f"Video {job.video_id} is not complete")
-        path = self.media.path(job.video_path)
+        path = self.media.fetch(job.video_path)
         if not path.exists():
             raise NotFound(f"The file of video {job.video_id} is missing")
         return path
 
+    def video_rel(self, job: Job) -> str:
+        """Where a finished video is stored (for downloads that stream from the object store)."""
+        if job.status != JobStatus.COMPLETE.value or not job.video_path:
+            raise Conflict(f"Video {job.video_id} is not complete")
+        return job.video_path
+
     def signed_video_url(self, job: Job, base_url: str) -> str:
         """A download URL for a finished video that needs no API key until it expires."""
         rel = self.media.video_file(job.video_id)
+        if self.settings.storage_redirect and self.media.remote is not None:  # straight from the store
+            ttl = self.settings.storage_redirect_ttl
+            return self.media.remote.presigned_url(rel, ttl, filename=f"{job.video_id}.mp4")
         expires, signature = self.signer.sign(rel, self.settings.media_url_ttl)
         base = (self.settings.public_url or base_url).rstrip("/")
         return f"{base}/media/{rel}?" + urlencode({"expires": expires, "signature": signature})
 
-    def verify_media(self, rel: str, expires: int, signature: str) -> Path:
+    def verify_media(self, rel: str, expires: int, signature: str) -> str:
+        """The stored path a signed link names (404 for a bad or expired link)."""
         if not self.signer.verify(rel, expires, signature, ttl=self.settings.media_url_ttl):
             raise NotFound("This link is invalid or has expired")
-        path = self.media.path(rel)
-        if not path.is_file():
-            raise NotFound("File not found")
-        return path
+        self.media.path(rel)  # refuses a path leaving the media root
+        return rel
 
     # --- videos: changing ----------------------------------------------------------------------------
     def cancel(self, caller: Caller, job: Job, *, wait: float | None = None) -> Job:
