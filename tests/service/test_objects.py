@@ -51,7 +51,11 @@ def test_put_get_range_and_delete(objects: tuple[S3Objects, str], s3: S3Server, 
     store.put_file("avatars/x/pack.npz", source)
     store.put_file("avatars/x/source.png", source)
     store.put_file("avatars/xy/other", source)
-    assert s3.keys(bucket) == ["pre/fix/avatars/x/pack.npz", "pre/fix/avatars/x/source.png", "pre/fix/avatars/xy/other"]
+    assert s3.keys(bucket) == [
+        "pre/fix/avatars/x/pack.npz",
+        "pre/fix/avatars/x/source.png",
+        "pre/fix/avatars/xy/other",
+    ]
     assert store.info("avatars/x/pack.npz").size == 10240  # type: ignore[union-attr]
     assert store.info("avatars/nothing") is None
     assert b"".join(store.read_range("avatars/x/pack.npz", 256, 511)) == bytes(range(256))

@@ -327,6 +327,10 @@ class Worker:
                 except Exception as exc:
                     if preparing.deleted or preparing.lost or preparing.stopping.is_set():
                         log.info("avatar %s: preparation stopped (deleted, taken or shutdown)", avatar_id)
+                    elif (fault := storage_fault(exc)) is not None and self._avatar_storage_retry(
+                        avatar, token, fault
+                    ):
+                        pass
                     elif isinstance(exc, FacecastError) and not isinstance(exc, RenderCancelled):
                         log.info("avatar %s: failed: %s", avatar_id, exc)
                         service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=str(exc))
@@ -350,6 +354,17 @@ class Worker:
                 self._preparing.pop(avatar_id, None)
             if preparing.deleted or _deleted(service, avatar_id):
                 service.media.delete(service.media.avatar_dir(avatar_id))
+
+    def _avatar_storage_retry(self, avatar: Avatar, token: str, fault: StorageUnavailable) -> bool:
+        """An avatar whose media could not be read or written (store down, disk full) waits and is
+        tried again, doubling the wait, like a job; False once its attempts are spent."""
+        settings = self.service.settings
+        if avatar.attempts >= settings.max_attempts:
+            return False
+        delay = settings.storage_retry_delay * 2 ** (avatar.attempts - 1)
+        reason = f"{fault.code}: {fault}; trying again in {delay:.0f} s"
+        log.warning("avatar %s: %s", avatar.id, reason)
+        return requeue_avatar(self.service, avatar.id, token, reason=reason, delay=delay)
 
     def _after_cancel(self, running: RunningJob) -> None:
         service, job_id, token = self.service, running.job_id, running.token
@@ -447,7 +462,13 @@ def _deleted(service: Service, avatar_id: str) -> bool:
 
 
 def requeue_avatar(
-    service: Service, avatar_id: str, token: str | None, *, reason: str, count_attempt: bool = True
+    service: Service,
+    avatar_id: str,
+    token: str | None,
+    *,
+    reason: str,
+    count_attempt: bool = True,
+    delay: float = 0.0,
 ) -> bool:
     """Put an avatar being prepared back in the queue (if ``token`` still owns it, when given)."""
     query = update(Avatar).where(Avatar.id == avatar_id, Avatar.status == AvatarStatus.PREPARING.value)
@@ -464,7 +485,7 @@ def requeue_avatar(
     with service.db.transaction() as session:
         done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
     if done and service.queue is not None:
-        service.queue.enqueue_avatar(avatar_id)
+        service.queue.enqueue_avatar(avatar_id, delay=delay)
     return bool(done)
 
 

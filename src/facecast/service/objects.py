@@ -50,7 +50,9 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix/")."""
     parts = urlparse(url)
     if parts.scheme != "s3" or not parts.netloc:
-        raise InvalidInput(f"FACECAST_STORAGE_URL must be s3://BUCKET[/PREFIX], not {url!r}", field="storage_url")
+        raise InvalidInput(
+            f"FACECAST_STORAGE_URL must be s3://BUCKET[/PREFIX], not {url!r}", field="storage_url"
+        )
     prefix = parts.path.strip("/")
     return parts.netloc, f"{prefix}/" if prefix else ""
 
@@ -138,7 +140,9 @@ class S3Objects:
     def read_range(self, rel: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes ``start..end`` (inclusive) of an object, in chunks as they arrive."""
         with _store_errors(f"read {rel}"):
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.key(rel), Range=f"bytes={start}-{end}")
+            answer = self.client.get_object(
+                Bucket=self.bucket, Key=self.key(rel), Range=f"bytes={start}-{end}"
+            )
         body = answer["Body"]
         try:
             while chunk := body.read(STREAM_CHUNK):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facecast.errors import InvalidVoiceModel
+from facecast.service.storage import MediaStore
 from facecast.speech import (
     DEFAULT_VOICE_ID,
     Speech,
@@ -21,7 +22,6 @@ from facecast.speech import (
     unregister_voice,
 )
 from facecast.speech import Voice as SpeechVoice
-from facecast.service.storage import MediaStore
 from facecast.speech.custom import validate_piper_config
 
 

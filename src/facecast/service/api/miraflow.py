@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from facecast.errors import InsufficientStorage, InvalidInput, NotFound, QueueUnavailable, StorageUnavailable
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
-from facecast.service.api.stored import stored_file
 from facecast.service.api.links import public_base_url
+from facecast.service.api.stored import stored_file
 from facecast.service.domain import VideoRequest, iso
 from facecast.service.models import Avatar, AvatarKind, AvatarStatus, Job, JobStatus, Speech, Voice
 

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from facecast.service import captions
-from facecast.service.api.stored import stored_file
 from facecast.service.api.deps import ServiceDep
 from facecast.service.api.links import public_base_url
+from facecast.service.api.stored import stored_file
 from facecast.service.models import Job, JobStatus
 from facecast.service.settings import Settings
 
