@@ -18,7 +18,7 @@ from facecast import __version__
 from facecast.errors import FacecastError, InvalidInput, NotFound
 
 #: Sub-command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = ("render", "captions", "voices", "server", "client")
+COMMAND_MODULES = ("render", "captions", "voices", "server", "webhooks", "client")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     #: URL of the store (valid ``FACECAST_STORAGE_REDIRECT_TTL`` s) instead of streaming through.
     storage_redirect: bool = False
     storage_redirect_ttl: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    #: Webhook URLs may resolve to loopback, private and link-local addresses (tests, private networks).
+    webhook_allow_private: bool = False
+    #: Seconds one webhook delivery may take (connect, send, answer).
+    webhook_timeout: float = Field(default=10.0, gt=0, le=60)
+    #: Multiplies the retry schedule of webhook deliveries (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h);
+    #: tests shrink it.
+    webhook_retry_scale: float = Field(default=1.0, gt=0)
     #: Files larger than this are uploaded to the store in parts of this size.
     s3_multipart_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
 

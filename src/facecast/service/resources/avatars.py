@@ -35,6 +35,7 @@ from facecast.service.uploads import (
     shown_id,
     storable,
 )
+from facecast.service.webhooks import record_event
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,9 @@ class AvatarResource(VoiceResource):
             done = session.execute(
                 query.values(status=status.value, claim_token=None, heartbeat_at=None, error_message=message)
             ).rowcount  # type: ignore[attr-defined]
+            if done:
+                account = session.scalar(select(Avatar.account_id).where(Avatar.id == avatar_id))
+                record_event(session, account, f"avatar.{status.value}", avatar_id)
         if done and status is AvatarStatus.FAILED:
             self.media.delete(self.media.avatar_dir(avatar_id))
         return bool(done)

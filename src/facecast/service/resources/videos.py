@@ -37,6 +37,7 @@ from facecast.service.uploads import (
     plausible_id,
     shown_id,
 )
+from facecast.service.webhooks import record_event
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ DEFAULT_VIDEO_NAME = "Untitled video"
 #: How often a cancel request looks whether the worker has stopped the job.
 _CANCEL_POLL_SECONDS = 0.1
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+#: The webhook event of each final state.
+_EVENT_OF = {JobStatus.COMPLETE: "completed", JobStatus.FAILED: "failed", JobStatus.CANCELLED: "cancelled"}
 
 
 class VideoResource(AvatarResource, SpeechResource):
@@ -306,7 +311,9 @@ class VideoResource(AvatarResource, SpeechResource):
                     error_message="The video was cancelled",
                 )
             )
-            if queued.rowcount == 0:  # type: ignore[attr-defined]
+            if queued.rowcount:  # type: ignore[attr-defined]
+                record_event(session, job.account_id, "video.cancelled", job.id)
+            else:
                 session.execute(
                     update(Job)
                     .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value)
@@ -375,6 +382,9 @@ class VideoResource(AvatarResource, SpeechResource):
         with self.db.transaction() as session:
             done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
             deleted = done and session.scalar(select(Job.deleted_at).where(Job.id == job_id)) is not None
+            if done and not deleted:  # the event goes out with the change (the outbox)
+                account = session.scalar(select(Job.account_id).where(Job.id == job_id))
+                record_event(session, account, f"video.{_EVENT_OF[status]}", job_id)
         if done:
             if deleted and video is not None:
                 # Deleted while it rendered: its file, written just now, goes too.
