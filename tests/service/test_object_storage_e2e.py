@@ -5,6 +5,7 @@ presigned URL; deletes reach it; and a store that goes down delays a job without
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -45,13 +46,13 @@ class Node:
         self.web = Server(web_dir, no_worker=True, FACECAST_STORAGE_REDIRECT="1", **self.shared)
         self.workers: list[subprocess.Popen[bytes]] = []
 
-    def start_worker(self, name: str) -> Path:
+    def start_worker(self, name: str, **extra: str) -> Path:
         data = self.tmp / name
         data.mkdir(exist_ok=True)
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
             [sys.executable, "-m", "facecast", "worker"],
-            env=facecast_env(data, **self.shared),
+            env=facecast_env(data, **self.shared, **extra),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -166,12 +167,21 @@ def test_a_store_that_is_down(node: tuple[Node, str], s3: S3Server, png: bytes) 
         assert "object store cannot be reached" in refused.json()["error"]["message"]
 
         # a worker meets the store down: the job waits and is tried again, nothing lost
-        cluster.start_worker("worker-b")
+        cluster.start_worker("worker-b", FACECAST_LOG_FORMAT="json")
         log = cluster.tmp / "worker-b.log"
-        wait_for(
-            lambda: f"job {_job_of(cluster, video)}: storage_unavailable" in log.read_text(), what="a retry"
-        )
+        job_id = _job_of(cluster, video)
+        wait_for(lambda: f"job {job_id}: storage_unavailable" in log.read_text(), what="a retry")
         assert attempts(cluster.web.data_dir, video) == 1
+        # the worker's log is one JSON object a line; the lines about the job carry its id
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+        retry = next(
+            line for line in lines if line["message"].startswith(f"job {job_id}: storage_unavailable")
+        )
+        assert retry["job_id"] == job_id and retry["level"] == "warning"
+        store_lines = [line for line in lines if "object store: could not" in line["message"]]
+        assert store_lines and all(
+            line.get("job_id") == job_id for line in store_lines if "uploads/" in line["message"]
+        )
         assert api.get(f"/v1/videos/{video}").json()["status"] == "PROCESSING"
         s3.start()
         assert wait_mirage(api, video)["status"] == "COMPLETE"

@@ -19,6 +19,7 @@ from facecast.service import web
 from facecast.service.api import (
     health,
     media,
+    metrics,
     miraflow,
     miraflow_captions,
     mirage,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(studio.router)
     web.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(share.router)
     app.add_middleware(share.ShareBase, settings=settings)
 

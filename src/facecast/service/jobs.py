@@ -29,6 +29,7 @@ from facecast.errors import (
     RenderCancelled,
     StorageUnavailable,
 )
+from facecast.logs import about
 from facecast.service.domain import Service
 from facecast.service.faults import probe_writable, storage_fault
 from facecast.service.models import Avatar, AvatarStatus, Job, JobStatus, utcnow
@@ -211,6 +212,10 @@ class Worker:
         """The queue task: render the job if it is still waiting; never raises for a job's failure."""
         if self.shutting_down:
             raise RuntimeError("worker is shutting down")
+        with about("job", job_id):  # every log line of this render carries the job id
+            self._run(job_id)
+
+    def _run(self, job_id: str) -> None:
         claimed = self.claim(job_id)
         if claimed is None:
             log.info("job %s: not waiting any more (cancelled, done or taken); skipped", job_id)
@@ -309,6 +314,10 @@ class Worker:
         """The queue task: prepare the avatar if it is still waiting; never raises for its failure."""
         if self.shutting_down:
             raise RuntimeError("worker is shutting down")
+        with about("avatar", avatar_id):
+            self._prepare_avatar(avatar_id)
+
+    def _prepare_avatar(self, avatar_id: str) -> None:
         claimed = self.claim_avatar(avatar_id)
         if claimed is None:
             log.info("avatar %s: not waiting any more (deleted, done or taken); skipped", avatar_id)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from facecast.service.app import create_app
 from facecast.service.auth import create_key
@@ -165,6 +166,10 @@ def serve(
         port=settings.port if port is None else port,
         log_level="info" if log.isEnabledFor(logging.INFO) else "warning",
         timeout_graceful_shutdown=10,
+        # JSON logs: uvicorn's own loggers go through the root logger's JSON handler too.
+        log_config=None
+        if os.environ.get("FACECAST_LOG_FORMAT", "").strip().lower() == "json"
+        else LOGGING_CONFIG,
     )
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default handlers
     # that would end the process before the worker is stopped. Note it instead, and stop cleanly.
