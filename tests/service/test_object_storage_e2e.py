@@ -136,6 +136,11 @@ def test_web_node_and_worker_share_only_the_store(node: tuple[Node, str], s3: S3
         head = api.head(f"/api/video/{video_id}/download")
         assert head.status_code == 200 and head.headers["content-length"] == str(len(stored))
 
+        # Miraflow's downloadUrl is a Facecast link (the studio plays it) streaming from the store
+        link = api.get(f"/api/video/{video_id}").json()["downloadUrl"]
+        assert link.startswith(cluster.web.url + "/media/")
+        assert httpx.get(link, headers={"Range": "bytes=0-9"}).content == stored[:10]
+
         # Mirage's content redirects to a presigned URL of the store (FACECAST_STORAGE_REDIRECT)
         content = api.get(f"/v1/videos/{video}/content")
         assert content.status_code == 302

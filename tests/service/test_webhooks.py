@@ -187,6 +187,32 @@ def test_redirects_are_not_followed(hooked: Server, receiver: Receiver) -> None:
         receiver.answer = None
 
 
+def test_a_restart_loses_no_event(hooked: Server, receiver: Receiver) -> None:
+    """An event still undelivered when the server stops is sent after it starts again."""
+    receiver.received.clear()
+    receiver.answer = 503
+    url = receiver.url.replace("/hooks", "/durable")
+    with hooked.client(hooked.default_key) as api:
+        endpoint = api.post("/api/webhooks", json={"url": url, "events": ["video.cancelled"]}).json()
+        job = api.post("/api/video/create", json={"avatarId": "astronaut", "text": "Later " * 30}).json()
+        api.post(f"/api/video/{job['jobId']}/cancel")
+        wait_for(lambda: receiver.events("/durable"), timeout=30, what="a first attempt")
+    hooked.stop()
+    receiver.answer = None
+    first = len(receiver.events("/durable"))
+    hooked.start()
+    with hooked.client(hooked.default_key) as api:
+
+        def delivered() -> Any:
+            log = api.get(f"/api/webhooks/{endpoint['id']}/deliveries").json()
+            return log if log and log[0]["status"] == "delivered" else None
+
+        log = wait_for(delivered, timeout=60, what="delivered after the restart")
+        assert log[0]["attempts"] > first >= 1
+        assert log[0]["subject_id"] == job["jobId"]
+        api.delete(f"/api/webhooks/{endpoint['id']}")
+
+
 def test_cli_add_list_remove(hooked: Server, receiver: Receiver) -> None:
     added = run_cli(
         hooked.env,

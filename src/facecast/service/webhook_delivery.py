@@ -37,7 +37,7 @@ MAX_ANSWER_BYTES = 4096
 #: Deliveries taken per pass, and how long one is reserved for the node that took it.
 BATCH = 20
 LEASE_SECONDS = 120.0
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
 
 #: The dialect's object of a job or avatar, by (kind, api): registered by the API modules, so the
 #: payload is exactly what the dialect's own GET answers.

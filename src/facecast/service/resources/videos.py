@@ -277,12 +277,20 @@ class VideoResource(AvatarResource, SpeechResource):
     def signed_video_url(self, job: Job, base_url: str) -> str:
         """A download URL for a finished video that needs no API key until it expires."""
         rel = self.media.video_file(job.video_id)
-        if self.settings.storage_redirect and self.media.remote is not None:  # straight from the store
-            ttl = self.settings.storage_redirect_ttl
-            return self.media.remote.presigned_url(rel, ttl, filename=f"{job.video_id}.mp4")
         expires, signature = self.signer.sign(rel, self.settings.media_url_ttl)
         base = (self.settings.public_url or base_url).rstrip("/")
         return f"{base}/media/{rel}?" + urlencode({"expires": expires, "signature": signature})
+
+    def presigned_video_url(self, job: Job) -> str | None:
+        """A presigned URL of the finished video in the object store when
+        ``FACECAST_STORAGE_REDIRECT`` is on (else None). Not used for ``downloadUrl``: the studio
+        plays that one, and its content-security-policy admits only this server's media."""
+        if not self.settings.storage_redirect or self.media.remote is None:
+            return None
+        rel = self.video_rel(job)
+        return self.media.remote.presigned_url(
+            rel, self.settings.storage_redirect_ttl, filename=f"{job.video_id}.mp4"
+        )
 
     def verify_media(self, rel: str, expires: int, signature: str) -> str:
         """The stored path a signed link names (404 for a bad or expired link)."""
