@@ -158,6 +158,9 @@ class VideoResource(AvatarResource, SpeechResource):
         except BaseException:
             self.media.delete(self.media.upload_dir(job_id))
             raise
+        # With an object store the worker fetches them from there: this node keeps no copy.
+        self.media.evict(self.media.upload_dir(job_id))
+        self.media.evict(self.media.avatar_dir(avatar_id))
         avatar = Avatar(
             id=avatar_id,
             account_id=caller.account_id,
