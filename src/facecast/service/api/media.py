@@ -34,7 +34,7 @@ def media(
 ) -> Response:
     rel = service.verify_media(path, expires, signature)
     name = rel.rsplit("/", 1)[-1]
-    media_type = "video/mp4" if name.endswith(".mp4") else "application/octet-stream"
+    media_type = "video/mp4" if name.endswith(".mp4") else None  # else guessed from the name
     return stored_file(service, request, rel, media_type=media_type, filename=name)
 
 

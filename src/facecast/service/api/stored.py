@@ -5,6 +5,7 @@ and the caller allows it, a redirect to a presigned URL of the store.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Iterator
 
@@ -24,7 +25,7 @@ def stored_file(
     request: Request,
     rel: str,
     *,
-    media_type: str = "video/mp4",
+    media_type: str | None = "video/mp4",
     filename: str | None = None,
     redirect: bool = False,
 ) -> Response:
@@ -70,8 +71,15 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
 
 
 def _ranged(
-    request: Request, store: ObjectStore, rel: str, info: ObjectInfo, media_type: str, filename: str | None
+    request: Request,
+    store: ObjectStore,
+    rel: str,
+    info: ObjectInfo,
+    media_type: str | None,
+    filename: str | None,
 ) -> Response:
+    if media_type is None:
+        media_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
     headers = {"accept-ranges": "bytes", "etag": f'"{info.etag}"'}
     if filename:
         headers["content-disposition"] = f'attachment; filename="{filename}"'
