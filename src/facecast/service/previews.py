@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -86,11 +87,21 @@ def make_previews(service: Service) -> int:
         service.media.drop_work_dir(work.name)
 
 
+#: How long (seconds) a worker's preview maker waits for the stock voices to be seeded.
+VOICE_WAIT_SECONDS = 60
+
+
 def start_previews(service: Service) -> threading.Thread:
     """Make missing previews in the background (the worker starts serving jobs meanwhile)."""
 
     def run() -> None:
         try:
+            # A worker started beside a new server may start before the server has seeded the
+            # stock voices the previews are spoken with: give the seeding a minute.
+            for _ in range(VOICE_WAIT_SECONDS):
+                if service.default_voice_id() is not None:
+                    break
+                time.sleep(1.0)
             make_previews(service)
         except Exception:
             log.exception("could not make the caption template previews")
