@@ -66,8 +66,11 @@ def create_key(env: dict[str, str], account: str) -> str:
 class Server:
     """``facecast serve`` with its own data folder."""
 
-    def __init__(self, data_dir: Path, *, no_worker: bool = False, **settings: str) -> None:
+    def __init__(
+        self, data_dir: Path, *, no_worker: bool = False, serve_args: tuple[str, ...] = (), **settings: str
+    ) -> None:
         self.data_dir = data_dir
+        self.serve_args = serve_args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = facecast_env(data_dir, **settings)
@@ -83,6 +86,7 @@ class Server:
         args = [sys.executable, "-m", "facecast", "serve", "--port", str(self.port)]
         if self.no_worker:
             args.append("--no-worker")
+        args.extend(self.serve_args)
         self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         log.close()
         deadline = time.monotonic() + timeout

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from facecast import __version__
 from facecast.errors import FacecastError, InvalidInput, NotFound
+from facecast.logs import configure as configure_logs
 
 #: Sub-command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = ("render", "captions", "voices", "server", "client")
+COMMAND_MODULES = ("render", "captions", "voices", "server", "webhooks", "client")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,10 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logs(args.verbose)  # text, or JSON with FACECAST_LOG_FORMAT=json
     try:
         return int(args.handler(args) or 0)
     except FacecastError as exc:

@@ -18,7 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", help="address to listen on (default: FACECAST_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: FACECAST_PORT or 8000)")
     serve.add_argument(
-        "--no-worker", action="store_true", help="do not start a worker (workers run elsewhere)"
+        "--workers",
+        type=_count,
+        metavar="N",
+        help="worker processes to run beside the server (default 1; 0: a web-only node)",
+    )
+    serve.add_argument(
+        "--no-worker", action="store_true", help="do not start a worker (the same as --workers 0)"
     )
     serve.set_defaults(handler=_serve)
 
@@ -56,9 +62,19 @@ def _serve(args: argparse.Namespace) -> int:
     from facecast.service.settings import get_settings
 
     settings = get_settings()
-    if args.no_worker:
-        settings = settings.model_copy(update={"start_worker": False})
-    return serve(settings, host=args.host, port=args.port)
+    workers = 0 if args.no_worker else args.workers
+    return serve(settings, host=args.host, port=args.port, workers=workers)
+
+
+def _count(text: str) -> int:
+    """A worker count for argparse: 0..64."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError("must be between 0 and 64")
+    return value
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -19,12 +19,15 @@ from facecast.service import web
 from facecast.service.api import (
     health,
     media,
+    metrics,
     miraflow,
     miraflow_captions,
     mirage,
     mirage_captions,
     share,
     studio,
+    webhook_payloads,
+    webhooks,
 )
 from facecast.service.api.errors import UploadLimit, install_error_handlers
 from facecast.service.api.links import LOOPBACK_HOSTS
@@ -33,6 +36,7 @@ from facecast.service.domain import Service
 from facecast.service.jobs import Reaper
 from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings, get_settings
+from facecast.service.webhook_delivery import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(service.seed_stock)
         reaper = Reaper(service)
         reaper.start()
+        deliverer = Deliverer(service.db, settings)  # the webhook outbox
+        deliverer.start()
         app.state.service = service
         log.info(
             "facecast app ready (database %s, queue %s)",
@@ -66,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             reaper.stop()
+            deliverer.stop()
             if service.queue is not None:
                 service.queue.close()
             service.db.dispose()
@@ -93,9 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mirage_captions.router)  # before mirage's /v1/videos/{video_id} routes
     app.include_router(mirage.router)
     app.include_router(media.router)
+    app.include_router(webhooks.miraflow_router)
+    app.include_router(webhooks.mirage_router)
+    webhook_payloads.install(settings)
     app.include_router(studio.router)
     web.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(share.router)
     app.add_middleware(share.ShareBase, settings=settings)
 

@@ -277,14 +277,14 @@ def run_caption_job(service: VideoResource, job: Job, ctx: JobContext) -> Render
             source = session.scalar(select(Job).where(Job.video_id == job.source_video_id))
         if source is None or source.deleted_at is not None or not source.video_path:
             raise NotFound(f"Video {job.source_video_id} was deleted", field="video_id")
-        path = service.media.path(source.video_path)
-        stored = service.media.path(transcript_rel(source.video_id))
+        path = service.media.fetch(source.video_path)
+        stored = service.media.fetch(transcript_rel(source.video_id))
         if stored.is_file():
             transcript = Transcript.from_dict(json.loads(stored.read_text()))
         else:
             transcript = _speech_transcript(service, source, probe_media(path).duration)
     else:
-        path = service.media.path(_source_rel(job.id))
+        path = service.media.fetch(_source_rel(job.id))
         if not path.is_file():
             raise NotFound("The uploaded video is missing", field="video")
     result = caption_video(
@@ -332,7 +332,7 @@ def transcript_of(service: VideoResource, caller: Caller, video_id: str) -> tupl
 
     job = service.get_video(caller, video_id)
     path = service.video_path(job)  # 409 while not complete
-    stored = service.media.path(transcript_rel(job.video_id))
+    stored = service.media.fetch(transcript_rel(job.video_id))
     if stored.is_file():
         return job, Transcript.from_dict(json.loads(stored.read_text()))
     transcript = _speech_transcript(service, job, probe_media(path).duration)

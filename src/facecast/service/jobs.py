@@ -13,13 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import secrets
 import socket
 import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from facecast.errors import (
     FacecastError,
@@ -29,9 +28,12 @@ from facecast.errors import (
     RenderCancelled,
     StorageUnavailable,
 )
+from facecast.logs import about
+from facecast.service import leases
 from facecast.service.domain import Service
 from facecast.service.faults import probe_writable, storage_fault
-from facecast.service.models import Avatar, AvatarStatus, Job, JobStatus, utcnow
+from facecast.service.leases import AVATARS, JOBS, RetryPolicy
+from facecast.service.models import Avatar, AvatarStatus, Job, JobStatus
 from facecast.service.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
@@ -91,13 +93,7 @@ class RunningJob:
         with self._lock:
             self._last_write = now
             progress = self._progress
-            with self.service.db.transaction() as session:
-                done = session.execute(
-                    update(Job)
-                    .where(Job.id == self.job_id, Job.claim_token == self.token)
-                    .values(heartbeat_at=utcnow(), progress=progress)
-                ).rowcount  # type: ignore[attr-defined]
-            if not done:
+            if not leases.beat(self.service, JOBS, self.job_id, self.token, progress=progress):
                 self.lost = True
             else:
                 self._written_progress = progress
@@ -154,13 +150,7 @@ class PreparingAvatar:
     def _beat(self) -> None:
         while not self.stopping.wait(self.service.settings.heartbeat_interval):
             try:
-                with self.service.db.transaction() as session:
-                    done = session.execute(
-                        update(Avatar)
-                        .where(Avatar.id == self.avatar_id, Avatar.claim_token == self.token)
-                        .values(heartbeat_at=utcnow())
-                    ).rowcount  # type: ignore[attr-defined]
-                if not done:
+                if not leases.beat(self.service, AVATARS, self.avatar_id, self.token):
                     self.lost = True
             except Exception:  # a busy database must not kill the heartbeat
                 log.warning("avatar %s: heartbeat failed", self.avatar_id, exc_info=True)
@@ -186,31 +176,16 @@ class Worker:
         self.shutting_down = False
 
     def claim(self, job_id: str) -> tuple[Job, str] | None:
-        token = secrets.token_hex(12)
-        now = utcnow()
-        with self.service.db.transaction() as session:
-            claimed = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value, Job.deleted_at.is_(None))
-                .values(
-                    status=JobStatus.RUNNING.value,
-                    claim_token=token,
-                    worker=self.name,
-                    attempts=Job.attempts + 1,
-                    heartbeat_at=now,
-                    started_at=now,
-                    progress=0.0,
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            job = session.get(Job, job_id) if claimed else None
-        if job is None:
-            return None
-        return job, token
+        return leases.claim(self.service, JOBS, job_id, self.name)
 
     def run(self, job_id: str) -> None:
         """The queue task: render the job if it is still waiting; never raises for a job's failure."""
         if self.shutting_down:
             raise RuntimeError("worker is shutting down")
+        with about("job", job_id):  # every log line of this render carries the job id
+            self._run(job_id)
+
+    def _run(self, job_id: str) -> None:
         claimed = self.claim(job_id)
         if claimed is None:
             log.info("job %s: not waiting any more (cancelled, done or taken); skipped", job_id)
@@ -236,6 +211,9 @@ class Worker:
             with self._lock:
                 self._running.pop(job_id, None)
             service.media.drop_work_dir(job_id)
+            # With an object store the local copies were only scratch: the store has them.
+            service.media.evict(service.media.upload_dir(job_id))
+            service.media.evict(service.media.video_file(job.video_id))
 
     def _render(self, job: Job, token: str, running: RunningJob) -> None:
         service, job_id = self.service, job.id
@@ -269,9 +247,9 @@ class Worker:
     def _storage_failure(self, job: Job, token: str, fault: StorageUnavailable) -> None:
         """A storage fault may pass (space freed, disk remounted): try again later, each time
         waiting twice as long; after the last attempt fail with the fault as the reason."""
-        settings = self.service.settings
-        if job.attempts < settings.max_attempts:
-            delay = settings.storage_retry_delay * 2 ** (job.attempts - 1)
+        policy = RetryPolicy.of(self.service.settings)
+        if policy.may_retry(job.attempts):
+            delay = policy.storage_delay(job.attempts)
             reason = f"{fault.code}: {fault}; trying again in {delay:.0f} s"
             log.warning("job %s: %s", job.id, reason)
             if requeue(self.service, job.id, token, reason=reason, delay=delay):
@@ -283,29 +261,16 @@ class Worker:
 
     # --- avatars ---------------------------------------------------------------------------------
     def claim_avatar(self, avatar_id: str) -> tuple[Avatar, str] | None:
-        token = secrets.token_hex(12)
-        with self.service.db.transaction() as session:
-            claimed = session.execute(
-                update(Avatar)
-                .where(
-                    Avatar.id == avatar_id,
-                    Avatar.status == AvatarStatus.QUEUED.value,
-                    Avatar.deleted_at.is_(None),
-                )
-                .values(
-                    status=AvatarStatus.PREPARING.value,
-                    claim_token=token,
-                    attempts=Avatar.attempts + 1,
-                    heartbeat_at=utcnow(),
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            avatar = session.get(Avatar, avatar_id) if claimed else None
-        return (avatar, token) if avatar is not None else None
+        return leases.claim(self.service, AVATARS, avatar_id, self.name)
 
     def prepare_avatar(self, avatar_id: str) -> None:
         """The queue task: prepare the avatar if it is still waiting; never raises for its failure."""
         if self.shutting_down:
             raise RuntimeError("worker is shutting down")
+        with about("avatar", avatar_id):
+            self._prepare_avatar(avatar_id)
+
+    def _prepare_avatar(self, avatar_id: str) -> None:
         claimed = self.claim_avatar(avatar_id)
         if claimed is None:
             log.info("avatar %s: not waiting any more (deleted, done or taken); skipped", avatar_id)
@@ -324,15 +289,19 @@ class Worker:
                 except Exception as exc:
                     if preparing.deleted or preparing.lost or preparing.stopping.is_set():
                         log.info("avatar %s: preparation stopped (deleted, taken or shutdown)", avatar_id)
+                    elif (fault := storage_fault(exc)) is not None and self._avatar_storage_retry(
+                        avatar, token, fault
+                    ):
+                        pass
                     elif isinstance(exc, FacecastError) and not isinstance(exc, RenderCancelled):
                         log.info("avatar %s: failed: %s", avatar_id, exc)
                         service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=str(exc))
                     else:
                         log.exception("avatar %s: unexpected error", avatar_id)
                         reason = f"Internal error while preparing the avatar: {type(exc).__name__}: {exc}"
-                        if avatar.attempts >= service.settings.max_attempts or not requeue_avatar(
-                            service, avatar_id, token, reason=reason
-                        ):
+                        if not RetryPolicy.of(service.settings).may_retry(
+                            avatar.attempts
+                        ) or not requeue_avatar(service, avatar_id, token, reason=reason):
                             service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=reason)
                 else:
                     if service.finish_avatar(avatar_id, token, AvatarStatus.READY):
@@ -347,6 +316,17 @@ class Worker:
                 self._preparing.pop(avatar_id, None)
             if preparing.deleted or _deleted(service, avatar_id):
                 service.media.delete(service.media.avatar_dir(avatar_id))
+
+    def _avatar_storage_retry(self, avatar: Avatar, token: str, fault: StorageUnavailable) -> bool:
+        """An avatar whose media could not be read or written (store down, disk full) waits and is
+        tried again, doubling the wait, like a job; False once its attempts are spent."""
+        policy = RetryPolicy.of(self.service.settings)
+        if not policy.may_retry(avatar.attempts):
+            return False
+        delay = policy.storage_delay(avatar.attempts)
+        reason = f"{fault.code}: {fault}; trying again in {delay:.0f} s"
+        log.warning("avatar %s: %s", avatar.id, reason)
+        return requeue_avatar(self.service, avatar.id, token, reason=reason, delay=delay)
 
     def _after_cancel(self, running: RunningJob) -> None:
         service, job_id, token = self.service, running.job_id, running.token
@@ -369,8 +349,7 @@ class Worker:
             log.info("job %s: cancelled", job_id)
 
     def _retry_or_fail(self, job: Job, token: str, reason: str) -> None:
-        settings = self.service.settings
-        if job.attempts < settings.max_attempts:
+        if RetryPolicy.of(self.service.settings).may_retry(job.attempts):
             if requeue(self.service, job.id, token, reason=reason):
                 return
         self.service.finish_job(job.id, token, JobStatus.FAILED, code="internal_error", message=reason)
@@ -414,27 +393,9 @@ def requeue(
 ) -> bool:
     """Put a running job back in the queue (if ``token`` still owns it, when given), to run again
     after ``delay`` seconds."""
-    query = update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
-    if token is not None:
-        query = query.where(Job.claim_token == token)
-    values: dict[str, object] = {
-        "status": JobStatus.QUEUED.value,
-        "claim_token": None,
-        "heartbeat_at": None,
-        "worker": None,
-        "progress": 0.0,
-        "error_message": reason,
-    }
-    if not count_attempt:
-        values["attempts"] = Job.attempts - 1
-    with service.db.transaction() as session:
-        done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
-    if done and service.queue is not None:
-        try:
-            service.queue.enqueue(job_id, delay=delay)
-        except Exception as exc:  # the row says "queued": the reaper queues it again once it can
-            log.warning("job %s: the queue is unavailable (%s); it will be queued again later", job_id, exc)
-    return bool(done)
+    return leases.release(
+        service, JOBS, job_id, token, reason=reason, count_attempt=count_attempt, delay=delay
+    )
 
 
 def _deleted(service: Service, avatar_id: str) -> bool:
@@ -444,41 +405,28 @@ def _deleted(service: Service, avatar_id: str) -> bool:
 
 
 def requeue_avatar(
-    service: Service, avatar_id: str, token: str | None, *, reason: str, count_attempt: bool = True
+    service: Service,
+    avatar_id: str,
+    token: str | None,
+    *,
+    reason: str,
+    count_attempt: bool = True,
+    delay: float = 0.0,
 ) -> bool:
     """Put an avatar being prepared back in the queue (if ``token`` still owns it, when given)."""
-    query = update(Avatar).where(Avatar.id == avatar_id, Avatar.status == AvatarStatus.PREPARING.value)
-    if token is not None:
-        query = query.where(Avatar.claim_token == token)
-    values: dict[str, object] = {
-        "status": AvatarStatus.QUEUED.value,
-        "claim_token": None,
-        "heartbeat_at": None,
-        "error_message": reason,
-    }
-    if not count_attempt:
-        values["attempts"] = Avatar.attempts - 1
-    with service.db.transaction() as session:
-        done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
-    if done and service.queue is not None:
-        service.queue.enqueue_avatar(avatar_id)
-    return bool(done)
+    return leases.release(
+        service, AVATARS, avatar_id, token, reason=reason, count_attempt=count_attempt, delay=delay
+    )
 
 
 # --- the reaper -----------------------------------------------------------------------------------
 def reap(service: Service, *, now: dt.datetime | None = None) -> list[tuple[str, str]]:
     """Deal with running jobs whose heartbeat stopped. Returns (job id, what was done) pairs."""
     settings = service.settings
-    now = now or utcnow()
-    deadline = now - dt.timedelta(seconds=settings.heartbeat_timeout)
-    with service.db.session() as session:
-        stale = list(
-            session.execute(
-                select(Job.id, Job.claim_token, Job.attempts, Job.cancel_requested, Job.worker).where(
-                    Job.status == JobStatus.RUNNING.value, Job.heartbeat_at < deadline
-                )
-            )
-        )
+    policy = RetryPolicy.of(settings)
+    stale = leases.stale(
+        service, JOBS, Job.id, Job.claim_token, Job.attempts, Job.cancel_requested, Job.worker, now=now
+    )
     actions: list[tuple[str, str]] = []
     for job_id, token, attempts, cancel_requested, worker in stale:
         if cancel_requested:
@@ -486,7 +434,7 @@ def reap(service: Service, *, now: dt.datetime | None = None) -> list[tuple[str,
                 job_id, token, JobStatus.CANCELLED, code="cancelled", message="The video was cancelled"
             ):
                 actions.append((job_id, "cancelled"))
-        elif attempts < settings.max_attempts:
+        elif policy.may_retry(attempts):
             reason = f"the worker {worker} stopped responding; retrying (attempt {attempts} of {settings.max_attempts})"
             if requeue(service, job_id, token, reason=reason):
                 log.warning("job %s: %s", job_id, reason)
@@ -505,43 +453,24 @@ def reap(service: Service, *, now: dt.datetime | None = None) -> list[tuple[str,
 def requeue_lost_messages(service: Service, *, older_than: float = 0.0) -> list[str]:
     """Queue again the waiting jobs that have no message in the queue (e.g. enqueued into a queue
     that was lost, or a crash between the commit and the enqueue). Duplicates are harmless."""
-    if service.queue is None:
-        return []
-    with service.db.session() as session:
-        query = select(Job.id).where(Job.status == JobStatus.QUEUED.value, Job.deleted_at.is_(None))
-        if older_than:
-            query = query.where(Job.updated_at < utcnow() - dt.timedelta(seconds=older_than))
-        waiting = list(session.scalars(query))
-    if not waiting:
-        return []
-    pending = service.queue.pending_job_ids()
-    lost = [job_id for job_id in waiting if job_id not in pending]
-    for job_id in lost:
-        service.queue.enqueue(job_id)
-        log.warning("job %s: its queue message was missing; queued again", job_id)
-    return lost
+    return leases.requeue_lost(service, JOBS, older_than=older_than)
 
 
 def reap_avatars(service: Service, *, now: dt.datetime | None = None) -> list[tuple[str, str]]:
     """``reap`` for avatars being prepared: re-queue (a bounded number of times) or fail those whose
     worker stopped responding; deleted ones are simply dropped."""
     settings = service.settings
-    deadline = (now or utcnow()) - dt.timedelta(seconds=settings.heartbeat_timeout)
-    with service.db.session() as session:
-        stale = list(
-            session.execute(
-                select(Avatar.id, Avatar.claim_token, Avatar.attempts, Avatar.deleted_at).where(
-                    Avatar.status == AvatarStatus.PREPARING.value, Avatar.heartbeat_at < deadline
-                )
-            )
-        )
+    policy = RetryPolicy.of(settings)
+    stale = leases.stale(
+        service, AVATARS, Avatar.id, Avatar.claim_token, Avatar.attempts, Avatar.deleted_at, now=now
+    )
     actions: list[tuple[str, str]] = []
     for avatar_id, token, attempts, deleted_at in stale:
         if deleted_at is not None:
             message = "The avatar was deleted while it was being prepared"
             if service.finish_avatar(avatar_id, token, AvatarStatus.FAILED, message=message):
                 actions.append((avatar_id, "dropped"))
-        elif attempts < settings.max_attempts:
+        elif policy.may_retry(attempts):
             reason = f"the worker preparing it stopped responding; retrying (attempt {attempts} of {settings.max_attempts})"
             if requeue_avatar(service, avatar_id, token, reason=reason):
                 log.warning("avatar %s: %s", avatar_id, reason)
@@ -556,23 +485,7 @@ def reap_avatars(service: Service, *, now: dt.datetime | None = None) -> list[tu
 
 def requeue_lost_avatars(service: Service, *, older_than: float = 0.0) -> list[str]:
     """``requeue_lost_messages`` for avatars waiting to be prepared."""
-    if service.queue is None:
-        return []
-    with service.db.session() as session:
-        query = select(Avatar.id).where(
-            Avatar.status == AvatarStatus.QUEUED.value, Avatar.deleted_at.is_(None)
-        )
-        if older_than:
-            query = query.where(Avatar.created_at < utcnow() - dt.timedelta(seconds=older_than))
-        waiting = list(session.scalars(query))
-    if not waiting:
-        return []
-    pending = service.queue.pending_avatar_ids()
-    lost = [avatar_id for avatar_id in waiting if avatar_id not in pending]
-    for avatar_id in lost:
-        service.queue.enqueue_avatar(avatar_id)
-        log.warning("avatar %s: its queue message was missing; queued again", avatar_id)
-    return lost
+    return leases.requeue_lost(service, AVATARS, older_than=older_than)
 
 
 class Reaper:

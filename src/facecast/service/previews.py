@@ -30,7 +30,7 @@ def preview_rel(slug: str) -> str:
 def preview_url(service: Service, slug: str, base_url: str) -> str | None:
     """A signed URL of the template's preview clip, or None while it has not been made."""
     rel = preview_rel(slug)
-    if not service.media.path(rel).is_file():
+    if not service.media.fetch(rel).is_file():
         return None
     expires, signature = service.signer.sign(rel, service.settings.media_url_ttl)
     base = (service.settings.public_url or base_url).rstrip("/")
@@ -59,7 +59,7 @@ def make_previews(service: Service) -> int:
 
     from facecast.captions import BUILTIN_TEMPLATES, caption_video
 
-    missing = [t for t in BUILTIN_TEMPLATES if not service.media.path(preview_rel(t.slug)).is_file()]
+    missing = [t for t in BUILTIN_TEMPLATES if not service.media.exists(preview_rel(t.slug))]
     if not missing:
         return 0
     voice = service.default_voice_id()

@@ -75,7 +75,11 @@ class JobQueue:
         self._task(job_id)
         log.info("job %s enqueued", job_id)
 
-    def enqueue_avatar(self, avatar_id: str) -> None:
+    def enqueue_avatar(self, avatar_id: str, *, delay: float = 0.0) -> None:
+        if delay > 0:
+            self._avatar_task.schedule(args=(avatar_id,), delay=delay)
+            log.info("avatar %s enqueued for preparation in %.0f s", avatar_id, delay)
+            return
         self._avatar_task(avatar_id)
         log.info("avatar %s enqueued for preparation", avatar_id)
 

@@ -30,7 +30,7 @@ class Rendering(VideoResource):
     def prepare_queued_avatar(self, avatar: Avatar, ctx: PrepareContext) -> list[str]:
         """Prepare an avatar the worker claimed (a video avatar); returns the pack's warnings."""
         handler = handler_for(avatar.kind)
-        folder = self.media.path(self.media.avatar_dir(avatar.id))
+        folder = self.media.fetch_dir(self.media.avatar_dir(avatar.id))
         stock = next((s for s in STOCK_AVATARS if s.id == avatar.id and avatar.account_id is None), None)
         if stock is not None:
             # Stock content: made here the first time, within the engine's own limits.
@@ -44,9 +44,11 @@ class Rendering(VideoResource):
             if not found:
                 raise NotFound(f"The uploaded file of avatar {avatar.id} is missing", field="avatarId")
             source, limits = found[0], self.source_limits
-        return handler.prepare(
+        warnings = handler.prepare(
             source, folder, limits=limits, on_progress=ctx.report, should_cancel=ctx.should_cancel
         )
+        self.media.publish(self.media.avatar_dir(avatar.id))
+        return warnings
 
     # --- rendering (in the worker) ------------------------------------------------------------------
     def render_job(self, job: Job, ctx: JobContext) -> RenderedVideo:
@@ -69,7 +71,7 @@ class Rendering(VideoResource):
         phones = words = None
         render_start = 0.0
         if job.audio_path:
-            audio = load_audio(self.media.path(job.audio_path), max_seconds=self.settings.max_audio_seconds)
+            audio = load_audio(self.media.fetch(job.audio_path), max_seconds=self.settings.max_audio_seconds)
         elif speech_row is not None:
             speech = self.speech.load(speech_row.store_id)
             audio, phones, words = speech.audio, speech.phones, speech.words
@@ -91,7 +93,7 @@ class Rendering(VideoResource):
 
         output = ctx.work_dir / "video.mp4"
         result = handler.render(
-            self.media.path(self.media.avatar_dir(avatar.id)),
+            self.media.fetch_dir(self.media.avatar_dir(avatar.id)),
             audio,
             output,
             phones=phones or None,

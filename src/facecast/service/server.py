@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from facecast.service.app import create_app
 from facecast.service.auth import create_key
@@ -62,11 +63,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerSupervisor:
-    """Keeps one worker process running beside the server."""
+    """Keeps one worker process running beside the server (the ``number``-th of ``--workers N``)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, number: int = 1) -> None:
         self.settings = settings
-        self.pid_file = settings.data_dir / "worker.pid"
+        self.pid_file = settings.data_dir / ("worker.pid" if number == 1 else f"worker-{number}.pid")
         self._proc: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
@@ -145,14 +146,19 @@ class _Server(uvicorn.Server):
         print(f"Facecast is listening on http://{shown}:{port}", flush=True)
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
+def serve(
+    settings: Settings, *, host: str | None = None, port: int | None = None, workers: int | None = None
+) -> int:
+    """Run the web server with ``workers`` worker processes beside it (default 1; 0: a web-only
+    node, its jobs rendered by ``facecast worker`` elsewhere)."""
     settings.ensure_dirs()
     key = ensure_default_account(settings)
     if key:
         print(f"Created the account {settings.default_account!r}. Its API key (shown only now):", flush=True)
         print(key, flush=True)
-    supervisor = WorkerSupervisor(settings) if settings.start_worker else None
-    if supervisor is not None:
+    count = (1 if settings.start_worker else 0) if workers is None else workers
+    supervisors = [WorkerSupervisor(settings, number) for number in range(1, count + 1)]
+    for supervisor in supervisors:
         supervisor.start()
     config = uvicorn.Config(
         create_app(settings),
@@ -160,6 +166,10 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         port=settings.port if port is None else port,
         log_level="info" if log.isEnabledFor(logging.INFO) else "warning",
         timeout_graceful_shutdown=10,
+        # JSON logs: uvicorn's own loggers go through the root logger's JSON handler too.
+        log_config=None
+        if os.environ.get("FACECAST_LOG_FORMAT", "").strip().lower() == "json"
+        else LOGGING_CONFIG,
     )
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default handlers
     # that would end the process before the worker is stopped. Note it instead, and stop cleanly.
@@ -172,7 +182,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         server.run()
         return 0 if server.started else 1
     finally:
-        if supervisor is not None:
+        for supervisor in supervisors:
             supervisor.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

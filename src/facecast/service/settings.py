@@ -103,6 +103,25 @@ class Settings(BaseSettings):
     #: First delay (seconds) before a job that met a storage fault (disk full, read-only) is tried
     #: again; it doubles with each attempt, so a full disk does not burn the attempts in seconds.
     storage_retry_delay: float = Field(default=10.0, ge=0)
+    #: Where media lives: unset for the local media folder; ``s3://BUCKET/PREFIX`` for an
+    #: S3-compatible store (credentials and region from the standard ``AWS_*`` variables). With a
+    #: store, the local media folder is scratch space only.
+    storage_url: str | None = None
+    #: Endpoint of a non-AWS S3 store (MinIO, Ceph RGW, R2, ...), e.g. ``http://minio:9000``.
+    s3_endpoint_url: str | None = None
+    #: With a store: Mirage's ``/content``, ``downloadUrl`` and share files redirect to a presigned
+    #: URL of the store (valid ``FACECAST_STORAGE_REDIRECT_TTL`` s) instead of streaming through.
+    storage_redirect: bool = False
+    storage_redirect_ttl: int = Field(default=3600, gt=0, le=7 * 24 * 3600)
+    #: Webhook URLs may resolve to loopback, private and link-local addresses (tests, private networks).
+    webhook_allow_private: bool = False
+    #: Seconds one webhook delivery may take (connect, send, answer).
+    webhook_timeout: float = Field(default=10.0, gt=0, le=60)
+    #: Multiplies the retry schedule of webhook deliveries (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h);
+    #: tests shrink it.
+    webhook_retry_scale: float = Field(default=1.0, gt=0)
+    #: Files larger than this are uploaded to the store in parts of this size.
+    s3_multipart_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
 
     #: Frames per second of rendered videos.
     render_fps: float = Field(default=25.0, gt=0, le=60)

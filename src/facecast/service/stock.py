@@ -134,7 +134,7 @@ class StockSeeding(AvatarResource):
                 continue
             with self.db.session() as session:
                 existing = session.get(Avatar, stock.id)
-            folder = self.media.path(self.media.avatar_dir(stock.id))
+            folder = self.media.fetch_dir(self.media.avatar_dir(stock.id))
             if handler.prepared_by_worker:
                 self._seed_in_worker(stock, existing, folder, default_voice)
                 continue
@@ -146,6 +146,7 @@ class StockSeeding(AvatarResource):
                 if not source.exists():
                     stock.write_source(source)
                 handler.prepare(source, folder)
+                self.media.publish(self.media.avatar_dir(stock.id))
             except Exception:
                 log.exception("could not prepare stock avatar %s", stock.id)
                 continue

@@ -3,6 +3,10 @@
 Every file lands under a temporary name in its final folder and is renamed into place, so a reader
 never sees half a file. Paths handed around are relative to the root (``videos/<id>.mp4``); media
 URLs are signed with an HMAC so a player can fetch a video without the API key.
+
+With an object store (``FACECAST_STORAGE_URL=s3://...``, service/objects.py) the store holds the
+media and the local folder is a cache and scratch space: every write is uploaded once complete
+(``publish``), readers ``fetch`` what they need, deletes remove the objects too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from facecast.errors import InvalidInput, PayloadTooLarge
+from facecast.service.objects import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +33,11 @@ CHUNK = 1024 * 1024
 class MediaStore:
     """Files under one root folder, addressed by relative paths."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: ObjectStore | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        #: The object store holding the media, or None when the local folder is the store.
+        self.remote = remote
 
     # --- naming -----------------------------------------------------------------------------------
     def path(self, rel: str) -> Path:
@@ -92,6 +99,7 @@ class MediaStore:
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
+        self.publish(rel)
         return size
 
     def write_bytes(self, rel: str, data: bytes) -> None:
@@ -102,6 +110,7 @@ class MediaStore:
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
+        self.publish(rel)
 
     def commit(self, produced: Path, rel: str) -> Path:
         """Move a finished file (written elsewhere under the root) into place at ``rel`` atomically."""
@@ -114,7 +123,57 @@ class MediaStore:
             produced.unlink(missing_ok=True)
         else:
             os.replace(produced, final)
+        self.publish(rel)
         return final
+
+    # --- the object store -----------------------------------------------------------------------------
+    def publish(self, rel: str) -> None:
+        """Upload the file ``rel`` (or every file in the folder ``rel``) to the object store; the
+        scratch folder ``tmp/`` stays local. Nothing to do without a store."""
+        if self.remote is None or rel.startswith("tmp/"):
+            return
+        path = self.path(rel)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.name.startswith(".") and file.name.endswith((".part", ".download")):
+                continue  # another writer's unfinished file
+            self.remote.put_file(str(file.relative_to(self.root.resolve())), file)
+
+    def fetch(self, rel: str) -> Path:
+        """The local path of the file ``rel``, downloaded from the object store when this machine
+        does not have it (it may have been written on another). Missing everywhere: the path of a
+        file that does not exist, for the caller to report."""
+        path = self.path(rel)
+        if self.remote is not None and not path.is_file():
+            self.remote.get_file(rel, path)
+        return path
+
+    def fetch_dir(self, rel: str) -> Path:
+        """The local path of the folder ``rel`` with every file the object store has under it."""
+        path = self.path(rel)
+        if self.remote is not None:
+            for key in self.remote.keys(rel.rstrip("/") + "/"):
+                local = self.path(key)
+                if not local.is_file():
+                    self.remote.get_file(key, local)
+        return path
+
+    def exists(self, rel: str) -> bool:
+        """Whether the file ``rel`` is stored (locally, or in the object store)."""
+        if self.path(rel).is_file():
+            return True
+        return self.remote is not None and self.remote.info(rel) is not None
+
+    def evict(self, rel: str) -> None:
+        """Drop the local copy of ``rel`` when the object store holds the media (the cache is
+        only scratch space); without a store the local file is the media and stays."""
+        if self.remote is None:
+            return
+        path = self.path(rel)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
     # --- removing -----------------------------------------------------------------------------------
     def delete(self, rel: str | None) -> None:
@@ -132,6 +191,11 @@ class MediaStore:
             pass
         except OSError as exc:
             log.warning("could not remove %s (the sweeper will): %s", rel, exc)
+        if self.remote is not None:
+            try:
+                self.remote.delete_prefix(rel)
+            except Exception as exc:  # StorageUnavailable: the store is down; logged, left
+                log.warning("could not remove %s from the object store: %s", rel, exc)
 
 
 class UrlSigner:

@@ -100,7 +100,7 @@ def avatar_thumbnail(service: Service, avatar: Avatar) -> bytes:
     """A small JPEG of an avatar's portrait (or of its clip's first frame)."""
     from PIL import Image, ImageOps
 
-    folder = service.media.path(service.media.avatar_dir(avatar.id))
+    folder = service.media.fetch_dir(service.media.avatar_dir(avatar.id))
     sources = sorted(folder.glob("source.*")) if folder.is_dir() else []
     if not sources:
         raise NotFound(f"Avatar {avatar.id} has no picture", field="avatarId")
@@ -179,7 +179,7 @@ def create_video_from_audio(
     avatar = service.get_avatar(caller, avatar_id)
     service.check_ready(avatar)
     full = full_background and avatar.is_photo
-    if not handler_for(avatar.kind).has_mode(service.media.path(service.media.avatar_dir(avatar.id)), full):
+    if not handler_for(avatar.kind).has_mode(service.media.fetch_dir(service.media.avatar_dir(avatar.id)), full):
         mode = "full-background" if full else "face-cropped"
         raise Conflict(f"Avatar {avatar.id} is not prepared for {mode} videos")
     ext = check_type(audio, AUDIO_TYPES, "audio file", UnreadableAudio)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Folders that only cache the object store's media when there is one.
+_CACHED = ("avatars", "uploads", "videos", "speeches", "voices", "previews")
+
 _ENDED = (JobStatus.COMPLETE.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 
 
@@ -108,6 +111,8 @@ class Sweeper:
                 self._remove(path, report)
             elif (job is None or job.status != JobStatus.RUNNING.value) and _age(path, now) >= self.grace:
                 self._remove(path, report)
+        if self.service.media.remote is not None:
+            self._sweep_cache(now, report)
         for part in self.root.rglob("*.part"):
             if _age(part, now) >= self.grace:
                 self._remove(part, report)
@@ -116,6 +121,13 @@ class Sweeper:
                 "sweeper removed %d orphaned media entries: %s", len(report.removed), report.removed[:20]
             )
         return report
+
+    def _sweep_cache(self, now: float, report: SweepReport) -> None:
+        """With an object store, local media are copies: untouched for the grace period, they go."""
+        for folder in _CACHED:
+            for path in _entries(self.root / folder):
+                if path.exists() and _age(path, now) >= self.grace:
+                    self._remove(path, report)
 
     def _remove(self, path: Path, report: SweepReport) -> None:
         rel = str(path.relative_to(self.root))

@@ -34,9 +34,11 @@ def _queue(service: Service) -> None:
 
 
 def _storage(service: Service) -> None:
-    fault = probe_writable(service.media.root / "tmp")
+    fault = probe_writable(service.media.root / "tmp")  # scratch space, also with an object store
     if fault is not None:
         raise fault
+    if service.media.remote is not None:
+        service.media.remote.check()
 
 
 CHECKS: dict[str, Callable[[Service], None]] = {"database": _database, "queue": _queue, "storage": _storage}

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
 
 from facecast.service.api.deps import ServiceDep
-from facecast.service.api.files import MediaFileResponse
+from facecast.service.api.stored import stored_file
 
 router = APIRouter(tags=["Media"])
 
@@ -27,13 +27,15 @@ router = APIRouter(tags=["Media"])
 )
 def media(
     path: str,
+    request: Request,
     service: ServiceDep,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query()],
-) -> MediaFileResponse:
-    file = service.verify_media(path, expires, signature)
-    media_type = "video/mp4" if file.suffix == ".mp4" else None
-    return MediaFileResponse(file, media_type=media_type, filename=file.name)
+) -> Response:
+    rel = service.verify_media(path, expires, signature)
+    name = rel.rsplit("/", 1)[-1]
+    media_type = "video/mp4" if name.endswith(".mp4") else None  # else guessed from the name
+    return stored_file(service, request, rel, media_type=media_type, filename=name)
 
 
 # Players ask HEAD before seeking; same answer without the body (not repeated in the schema).

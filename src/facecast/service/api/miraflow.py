@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from facecast.errors import InsufficientStorage, InvalidInput, NotFound, QueueUnavailable, StorageUnavailable
 from facecast.service.api.deps import CallerDep, ServiceDep, as_upload
-from facecast.service.api.files import MediaFileResponse
 from facecast.service.api.links import public_base_url
+from facecast.service.api.stored import stored_file
 from facecast.service.domain import VideoRequest, iso
 from facecast.service.models import Avatar, AvatarKind, AvatarStatus, Job, JobStatus, Speech, Voice
 
@@ -379,9 +379,9 @@ def cancel_job(jobId: str, response: Response, service: ServiceDep, caller: Call
     responses={200: {"content": {"video/mp4": {}}, "description": "The MP4 (HTTP range requests supported)"}},
     summary="Download a finished video",
 )
-def download_video(videoId: str, service: ServiceDep, caller: CallerDep) -> MediaFileResponse:
+def download_video(videoId: str, request: Request, service: ServiceDep, caller: CallerDep) -> Response:
     job = service.get_video(caller, videoId, complete=True)
-    return MediaFileResponse(service.video_path(job), media_type="video/mp4", filename=f"{job.video_id}.mp4")
+    return stored_file(service, request, service.video_rel(job), filename=f"{job.video_id}.mp4")
 
 
 router.add_api_route("/video/{videoId}/download", download_video, methods=["HEAD"], include_in_schema=False)

@@ -155,10 +155,11 @@ def get_video(video_id: str, service: ServiceDep, caller: CallerDep) -> Video:
 )
 def get_content(video_id: str, request: Request, service: ServiceDep, caller: CallerDep) -> RedirectResponse:
     job = service.get_video(caller, video_id)
-    service.video_path(job)  # 409 while it is not complete
-    return RedirectResponse(
-        service.signed_video_url(job, public_base_url(request, service.settings)), status_code=302
+    service.video_rel(job)  # 409 while it is not complete
+    url = service.presigned_video_url(job) or service.signed_video_url(
+        job, public_base_url(request, service.settings)
     )
+    return RedirectResponse(url, status_code=302)
 
 
 # HEAD answers like GET (the same redirect), without a body.

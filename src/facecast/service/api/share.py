@@ -14,13 +14,14 @@ import html
 from contextvars import ContextVar
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from facecast.service import captions
 from facecast.service.api.deps import ServiceDep
 from facecast.service.api.links import public_base_url
+from facecast.service.api.stored import stored_file
 from facecast.service.models import Job, JobStatus
 from facecast.service.settings import Settings
 
@@ -75,9 +76,9 @@ def share_page(token: str, service: ServiceDep) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=html.escape(job.name or "Video"), src=src))
 
 
-def share_file(token: str, service: ServiceDep) -> FileResponse:
+def share_file(token: str, request: Request, service: ServiceDep) -> Response:
     job = captions.shared_video(service, token)
-    return FileResponse(service.video_path(job), media_type="video/mp4")
+    return stored_file(service, request, service.video_rel(job), redirect=True)
 
 
 router.add_api_route(

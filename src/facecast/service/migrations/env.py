@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from facecast.service import webhook_models  # noqa: F401 - its tables join the metadata
 from facecast.service.models import Base
 
 target_metadata = Base.metadata

@@ -35,6 +35,7 @@ from facecast.service.uploads import (
     shown_id,
     storable,
 )
+from facecast.service.webhooks import record_event
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ class AvatarResource(VoiceResource):
                 handler.check(stored, self.source_limits)
                 if handler.prepared_by_worker:
                     return []
-                return handler.prepare(stored, self.media.path(folder_rel), modes=modes)
+                warnings = handler.prepare(stored, self.media.path(folder_rel), modes=modes)
+            self.media.publish(folder_rel)
+            return warnings
         except BaseException as exc:
             self.media.delete(folder_rel)
             if isinstance(exc, FacecastError) and exc.field in ("image", "video"):
@@ -187,6 +190,9 @@ class AvatarResource(VoiceResource):
             done = session.execute(
                 query.values(status=status.value, claim_token=None, heartbeat_at=None, error_message=message)
             ).rowcount  # type: ignore[attr-defined]
+            if done:
+                account = session.scalar(select(Avatar.account_id).where(Avatar.id == avatar_id))
+                record_event(session, account, f"avatar.{status.value}", avatar_id)
         if done and status is AvatarStatus.FAILED:
             self.media.delete(self.media.avatar_dir(avatar_id))
         return bool(done)

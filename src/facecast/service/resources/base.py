@@ -14,6 +14,7 @@ from facecast.service.auth import Caller, RateLimiter, authenticate, touch_key
 from facecast.service.avatars import SourceLimits
 from facecast.service.db import Database
 from facecast.service.models import Avatar, Voice
+from facecast.service.objects import open_object_store
 from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings
 from facecast.service.storage import MediaStore, UrlSigner
@@ -39,7 +40,12 @@ class ServiceCore:
         self.settings = settings
         settings.ensure_dirs()
         self.db = db or Database(settings)
-        self.media = MediaStore(settings.media_root)
+        remote = open_object_store(
+            settings.storage_url,
+            endpoint_url=settings.s3_endpoint_url,
+            multipart_bytes=settings.s3_multipart_bytes,
+        )
+        self.media = MediaStore(settings.media_root, remote)
         self.queue = queue
         self._speech = speech
         self.signer = UrlSigner(settings.signing_secret())
@@ -54,7 +60,9 @@ class ServiceCore:
     @property
     def speech(self) -> SpeechBackend:
         if self._speech is None:
-            self._speech = SpeechBackend(self.settings.media_root, max_chars=self.settings.max_text_chars)
+            self._speech = SpeechBackend(
+                self.settings.media_root, max_chars=self.settings.max_text_chars, media=self.media
+            )
         return self._speech
 
     # --- callers ---------------------------------------------------------------------------------

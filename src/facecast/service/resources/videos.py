@@ -37,6 +37,7 @@ from facecast.service.uploads import (
     plausible_id,
     shown_id,
 )
+from facecast.service.webhooks import record_event
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ DEFAULT_VIDEO_NAME = "Untitled video"
 #: How often a cancel request looks whether the worker has stopped the job.
 _CANCEL_POLL_SECONDS = 0.1
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+#: The webhook event of each final state.
+_EVENT_OF = {JobStatus.COMPLETE: "completed", JobStatus.FAILED: "failed", JobStatus.CANCELLED: "cancelled"}
 
 
 class VideoResource(AvatarResource, SpeechResource):
@@ -94,7 +99,7 @@ class VideoResource(AvatarResource, SpeechResource):
             self.check_ready(avatar)
             handler = handler_for(avatar.kind)
             full = bool(request.full_background) and avatar.is_photo
-            if not handler.has_mode(self.media.path(self.media.avatar_dir(avatar.id)), full):
+            if not handler.has_mode(self.media.fetch_dir(self.media.avatar_dir(avatar.id)), full):
                 raise Conflict(
                     f"Avatar {avatar.id} is not prepared for {'full-background' if full else 'face-cropped'} videos"
                 )
@@ -153,6 +158,9 @@ class VideoResource(AvatarResource, SpeechResource):
         except BaseException:
             self.media.delete(self.media.upload_dir(job_id))
             raise
+        # With an object store the worker fetches them from there: this node keeps no copy.
+        self.media.evict(self.media.upload_dir(job_id))
+        self.media.evict(self.media.avatar_dir(avatar_id))
         avatar = Avatar(
             id=avatar_id,
             account_id=caller.account_id,
@@ -258,10 +266,16 @@ class VideoResource(AvatarResource, SpeechResource):
     def video_path(self, job: Job) -> Path:
         if job.status != JobStatus.COMPLETE.value or not job.video_path:
             raise Conflict(f"Video {job.video_id} is not complete")
-        path = self.media.path(job.video_path)
+        path = self.media.fetch(job.video_path)
         if not path.exists():
             raise NotFound(f"The file of video {job.video_id} is missing")
         return path
+
+    def video_rel(self, job: Job) -> str:
+        """Where a finished video is stored (for downloads that stream from the object store)."""
+        if job.status != JobStatus.COMPLETE.value or not job.video_path:
+            raise Conflict(f"Video {job.video_id} is not complete")
+        return job.video_path
 
     def signed_video_url(self, job: Job, base_url: str) -> str:
         """A download URL for a finished video that needs no API key until it expires."""
@@ -270,13 +284,23 @@ class VideoResource(AvatarResource, SpeechResource):
         base = (self.settings.public_url or base_url).rstrip("/")
         return f"{base}/media/{rel}?" + urlencode({"expires": expires, "signature": signature})
 
-    def verify_media(self, rel: str, expires: int, signature: str) -> Path:
+    def presigned_video_url(self, job: Job) -> str | None:
+        """A presigned URL of the finished video in the object store when
+        ``FACECAST_STORAGE_REDIRECT`` is on (else None). Not used for ``downloadUrl``: the studio
+        plays that one, and its content-security-policy admits only this server's media."""
+        if not self.settings.storage_redirect or self.media.remote is None:
+            return None
+        rel = self.video_rel(job)
+        return self.media.remote.presigned_url(
+            rel, self.settings.storage_redirect_ttl, filename=f"{job.video_id}.mp4"
+        )
+
+    def verify_media(self, rel: str, expires: int, signature: str) -> str:
+        """The stored path a signed link names (404 for a bad or expired link)."""
         if not self.signer.verify(rel, expires, signature, ttl=self.settings.media_url_ttl):
             raise NotFound("This link is invalid or has expired")
-        path = self.media.path(rel)
-        if not path.is_file():
-            raise NotFound("File not found")
-        return path
+        self.media.path(rel)  # refuses a path leaving the media root
+        return rel
 
     # --- videos: changing ----------------------------------------------------------------------------
     def cancel(self, caller: Caller, job: Job, *, wait: float | None = None) -> Job:
@@ -298,7 +322,9 @@ class VideoResource(AvatarResource, SpeechResource):
                     error_message="The video was cancelled",
                 )
             )
-            if queued.rowcount == 0:  # type: ignore[attr-defined]
+            if queued.rowcount:  # type: ignore[attr-defined]
+                record_event(session, job.account_id, "video.cancelled", job.id)
+            else:
                 session.execute(
                     update(Job)
                     .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value)
@@ -367,6 +393,9 @@ class VideoResource(AvatarResource, SpeechResource):
         with self.db.transaction() as session:
             done = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
             deleted = done and session.scalar(select(Job.deleted_at).where(Job.id == job_id)) is not None
+            if done and not deleted:  # the event goes out with the change (the outbox)
+                account = session.scalar(select(Job.account_id).where(Job.id == job_id))
+                record_event(session, account, f"video.{_EVENT_OF[status]}", job_id)
         if done:
             if deleted and video is not None:
                 # Deleted while it rendered: its file, written just now, goes too.
