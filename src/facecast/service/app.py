@@ -24,6 +24,7 @@ from facecast.service.api import (
     mirage,
     mirage_captions,
     share,
+    streams,
     studio,
 )
 from facecast.service.api.errors import UploadLimit, install_error_handlers
@@ -33,6 +34,7 @@ from facecast.service.domain import Service
 from facecast.service.jobs import Reaper
 from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings, get_settings
+from facecast.service.streams import StreamManager
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reaper = Reaper(service)
         reaper.start()
         app.state.service = service
+        app.state.streams = StreamManager()  # its helper processes start with the first stream
         log.info(
             "facecast app ready (database %s, queue %s)",
             settings.sqlalchemy_url.split("://")[0],
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.streams.shutdown()
             reaper.stop()
             if service.queue is not None:
                 service.queue.close()
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mirage_captions.router)  # before mirage's /v1/videos/{video_id} routes
     app.include_router(mirage.router)
     app.include_router(media.router)
+    app.include_router(streams.router)
     app.include_router(studio.router)
     web.install(app)
     app.include_router(health.router)
