@@ -4,6 +4,9 @@ loopback, receiving the stream's video and audio while the test speaks, interrup
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 
 from facecast.engine import AvatarPack
 from facecast.live.receiver import LiveReceiver
-from tests.service.harness import Server
+from tests.service.harness import ROOT, Server
 
 #: Settings small enough for the tests to reach: one stream per account, two per machine.
 LIVE = {
@@ -131,7 +134,9 @@ def test_connect_idle_speak_interrupt_close(live: Server, live_key: str) -> None
             spoken = done["queue"][0]["duration"]
             assert 2.0 < spoken < 10.0, spoken
             await asyncio.sleep(0.3)
-            loud_at = [t for t, a in zip(got.audio_times, got.audio, strict=False) if t > asked and rms([a]) > 0.01]
+            loud_at = [
+                t for t, a in zip(got.audio_times, got.audio, strict=False) if t > asked and rms([a]) > 0.01
+            ]
             assert loud_at, "no sound arrived after speak"
             first, last = loud_at[0], loud_at[-1]
             assert first - asked < 3.0
@@ -237,3 +242,69 @@ def test_bad_input_is_refused_and_leaves_nothing_running(live: Server, live_key:
             r = http4.post("/v1/streams", json={"avatar_id": "astronaut"})
             assert r.status_code == 201, r.text
             assert http4.delete(f"/v1/streams/{r.json()['id']}").status_code == 200
+
+
+def test_example_script_records_the_stream_to_mp4(live: Server, tmp_path: Path) -> None:
+    """examples/live_to_mp4.py (the Python client + aiortc) writes what it received to an MP4 that
+    has moving pictures and speech."""
+    key = live.key("live-example")
+    output = tmp_path / "live.mp4"
+    env = {**live.env, "FACECAST_URL": live.url, "FACECAST_API_KEY": key}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "live_to_mp4.py"), "-o", str(output), SENTENCE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(output)
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name,width,height",
+            "-of",
+            "json",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    info = json.loads(probe.stdout)
+    codecs = sorted(s["codec_name"] for s in info["streams"])
+    assert codecs == ["aac", "h264"], info
+    assert float(info["format"]["duration"]) > 3.0, info
+    video = next(s for s in info["streams"] if s["codec_name"] == "h264")
+    assert (video["width"], video["height"]) == (512, 512)
+    # The speech is in the recording: loud for seconds, not a silent track.
+    from facecast.engine import load_audio
+
+    audio = load_audio(output)
+    loud = np.abs(audio.samples) > 0.05
+    assert loud.sum() / audio.sample_rate > 0.3, loud.sum() / audio.sample_rate
+    # The stream was closed by the script: nothing left running for that account.
+    with live.client(key) as http:
+        assert http.get("/v1/streams").json()["data"] == []
+
+
+def test_client_streams_speaks_and_reports_errors(live: Server) -> None:
+    from facecast import Client
+    from facecast.client import ConflictError, NotFoundError
+
+    with Client(live.url, live.key("live-client"), max_retries=0) as client:
+        with pytest.raises(NotFoundError):
+            client.streams.create("nobody")
+        stream = client.streams.create("astronaut")
+        assert stream.state == "connecting" and stream.offer and stream.offer["type"] == "offer"
+        assert [s.id for s in client.streams.list()] == [stream.id]
+        utterance = client.streams.speak(stream.id, "Queued before anyone listens.")
+        assert utterance.state == "queued"
+        closed = client.streams.close(stream.id)
+        assert closed.state == "closed"
+        with pytest.raises(ConflictError):
+            client.streams.speak(stream.id, "Too late.")
+        assert client.streams.list() == []
