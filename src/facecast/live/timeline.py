@@ -20,6 +20,9 @@ from facecast.live.planner import MOUTH_WIDTH, SAMPLES_PER_FRAME, LivePart
 RELEASE_FRAMES = 3
 #: Samples over which interrupted audio fades out (5 ms: no click).
 FADE_SAMPLES = 240
+#: Parts stay readable this long after their sound played (a lagging video track still reads
+#: their mouth rows), in samples.
+KEEP_PLAYED = 2 * 48000
 
 
 class UtteranceState(enum.StrEnum):
@@ -150,7 +153,7 @@ class Timeline:
             if u.state is UtteranceState.SPEAKING and u.complete and done_by.get(u.id, 0) <= self.played:
                 u.state = UtteranceState.DONE
         # Forget parts long played (keep the last one: it fixes where the next may start).
-        while len(self._placed) > 1 and self._placed[0].end <= self.played:
+        while len(self._placed) > 1 and self._placed[0].end <= self.played - KEEP_PLAYED:
             self._placed.pop(0)
 
     # --- interrupt ----------------------------------------------------------------------------------
