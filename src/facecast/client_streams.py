@@ -84,11 +84,15 @@ class Streams:
 
     def speak(self, stream_id: str, text: str) -> Utterance:
         """Queue a text; answers at once with the utterance (its state moves queued -> speaking -> done)."""
-        return Utterance.from_json(self._client._json("POST", f"/v1/streams/{stream_id}/speak", json={"text": text}))
+        return Utterance.from_json(
+            self._client._json("POST", f"/v1/streams/{stream_id}/speak", json={"text": text})
+        )
 
     def speak_audio(self, stream_id: str, audio: str | Path | BinaryIO) -> Utterance:
         """Queue an audio clip to be played with the lips following it."""
-        return Utterance.from_json(self._client._upload(f"/v1/streams/{stream_id}/speak", {"audio": audio}, {}))
+        return Utterance.from_json(
+            self._client._upload(f"/v1/streams/{stream_id}/speak", {"audio": audio}, {})
+        )
 
     def interrupt(self, stream_id: str) -> LiveStream:
         return LiveStream.from_json(self._client._json("POST", f"/v1/streams/{stream_id}/interrupt"))

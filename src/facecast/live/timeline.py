@@ -124,7 +124,9 @@ class Timeline:
         for placed in self._placed:
             lo, hi = max(position, placed.start), min(end, placed.end)
             if lo < hi:
-                out[lo - position : hi - position] = placed.part.samples[lo - placed.start : hi - placed.start]
+                out[lo - position : hi - position] = placed.part.samples[
+                    lo - placed.start : hi - placed.start
+                ]
         self.played = max(self.played, end)
         self._advance()
         return out

@@ -169,7 +169,9 @@ class StreamSession:
             "state": self.state,
             "created_at": int(self.created),
             "close_reason": self.close_reason,
-            "current": next((u.id for u in self.timeline.pending() if u.state is UtteranceState.SPEAKING), None),
+            "current": next(
+                (u.id for u in self.timeline.pending() if u.state is UtteranceState.SPEAKING), None
+            ),
             "queue": [u.as_dict() for u in self.timeline.utterances[-50:]],
             "frames_sent": self.video.sent,
             "frames_dropped": self.video.dropped,
@@ -308,7 +310,8 @@ class StreamManager:
         context = multiprocessing.get_context("spawn")  # never fork a process with threads
         self._speech = ProcessPoolExecutor(max_workers=1, mp_context=context)
         self._slots = [
-            _Slot(ProcessPoolExecutor(max_workers=1, mp_context=context)) for _ in range(self.settings.workers)
+            _Slot(ProcessPoolExecutor(max_workers=1, mp_context=context))
+            for _ in range(self.settings.workers)
         ]
         if self._sweeper is None:
             self._sweeper = asyncio.ensure_future(self._sweep())

@@ -95,7 +95,7 @@ async def add_ice(stream_id: str, body: IceCandidate, caller: CallerDep, streams
 @router.post(
     "/{stream_id}/speak",
     status_code=202,
-    summary="Say a text (JSON {\"text\"}) or play an uploaded clip (multipart field audio)",
+    summary='Say a text (JSON {"text"}) or play an uploaded clip (multipart field audio)',
 )
 async def speak(
     stream_id: str, request: Request, caller: CallerDep, service: ServiceDep, streams: StreamsDep
@@ -117,7 +117,7 @@ async def speak(
         try:
             body = SpeakText.model_validate_json(await request.body())
         except ValueError as exc:
-            raise InvalidInput("The body must be JSON {\"text\": \"...\"}", field="text") from exc
+            raise InvalidInput('The body must be JSON {"text": "..."}', field="text") from exc
         utterance = await session.speak(body.text, settings.max_text_chars)
     return {**utterance.as_dict(), "stream_id": session.id}
 
