@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facecast.engine.audio import Audio, loudness_envelope, resample
+from facecast.engine.audio import Audio, loudness_envelope
 from facecast.engine.phones import TimedPhone
 from facecast.engine.visemes import MOUTH_PARAMS, mouth_track_from_energy, mouth_track_from_phones
 
@@ -26,7 +26,7 @@ SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
 MOUTH_WIDTH = len(MOUTH_PARAMS)
 #: A voice's leading silence is cut down to this many frames before the first sound: enough for
 #: the lips' anticipation of the first phone, no longer a wait after ``speak``.
-LEAD_FRAMES = 3
+LEAD_FRAMES = 2
 #: Samples quieter than this (full scale) count as silence when cutting the lead.
 SILENCE_LEVEL = 10 ** (-50 / 20)
 
@@ -50,12 +50,26 @@ class LivePart:
 
 def _frame_aligned(audio: Audio) -> tuple[np.ndarray, int, Audio]:
     """The audio at ``SAMPLE_RATE``, zero-padded to whole frames; its frame count; the padded Audio."""
-    at_rate = audio if audio.sample_rate == SAMPLE_RATE else resample(audio, SAMPLE_RATE)
-    samples = np.clip(np.asarray(at_rate.samples, dtype=np.float32), -1.0, 1.0)
+    samples = np.clip(_at_live_rate(audio), -1.0, 1.0)
     n_frames = max(1, -(-len(samples) // SAMPLES_PER_FRAME))
     padded = np.zeros(n_frames * SAMPLES_PER_FRAME, dtype=np.float32)
     padded[: len(samples)] = samples
     return padded, n_frames, Audio(samples=padded, sample_rate=SAMPLE_RATE)
+
+
+def _at_live_rate(audio: Audio) -> np.ndarray:
+    """The samples at ``SAMPLE_RATE`` by libswresample (PyAV): a few ms for a sentence, where the
+    engine's exact polyphase resampler takes tens to hundreds, which a listener would wait for."""
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    if audio.sample_rate == SAMPLE_RATE or not len(samples):
+        return samples
+    import av
+
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+    frame.sample_rate = int(audio.sample_rate)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    out = [f.to_ndarray().reshape(-1) for f in [*resampler.resample(frame), *resampler.resample(None)]]
+    return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)
 
 
 def plan_speech(audio: Audio, phones: Sequence[TimedPhone]) -> LivePart:

@@ -45,6 +45,9 @@ class Utterance:
     #: Sample positions where each placed part starts and ends.
     spans: list[tuple[int, int]] = field(default_factory=list)
     duration: float = 0.0
+    #: Where the time went, in ms since it was asked for (set by the session: ``synthesized``, the
+    #: first part ready; ``sounds``, when its first audible sample is due to play).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -57,6 +60,7 @@ class Utterance:
             "state": self.state.value,
             "duration": round(self.duration, 3),
             "error": self.error,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
         }
 
 

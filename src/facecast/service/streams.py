@@ -21,18 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facecast.errors import Conflict, FacecastError, InvalidInput, NotFound, RateLimited, ServerBusy
-from facecast.live import FPS, IdleMotion, LivePart, Timeline, Utterance, UtteranceState
+from facecast.live import FPS, SAMPLE_RATE, IdleMotion, LivePart, Timeline, Utterance, UtteranceState
 from facecast.live import workers as live_workers
 from facecast.service.tracks import LiveAudioTrack, LiveVideoTrack, StreamClock
 
 log = logging.getLogger(__name__)
 
+#: A sample louder than this (full scale) is audible: where an utterance's sound starts.
+AUDIBLE = 0.01
 #: How often the manager looks for sessions to time out (seconds).
 SWEEP_EVERY = 1.0
 
@@ -134,6 +137,7 @@ class StreamSession:
         self.audio = LiveAudioTrack(self.clock, self.timeline, self._touch_speaking)
         self.pc.addTrack(self.video)
         self.pc.addTrack(self.audio)
+        self._asked: dict[str, float] = {}
         self._queue: asyncio.Queue[tuple[Utterance, list[str] | LivePart]] = asyncio.Queue()
         self._speaker = asyncio.ensure_future(self._speak_loop())
 
@@ -221,6 +225,7 @@ class StreamSession:
             )
 
     async def speak(self, text: str, max_chars: int) -> Utterance:
+        asked = time.monotonic()
         self._check_room()
         text = text.strip()
         if not text:
@@ -231,17 +236,20 @@ class StreamSession:
             live_workers.split_sentences, text, self.voice.engine_voice_id, max_chars, self.voice.extra_dirs
         )
         utterance = self.timeline.add(text)
+        self._asked[utterance.id] = asked
         self.last_activity = time.monotonic()
         self._queue.put_nowait((utterance, sentences))
         return utterance
 
     async def speak_audio(self, path: Path, max_seconds: float) -> Utterance:
+        asked = time.monotonic()
         self._check_room()
         try:
             part = await self.manager.in_speech(live_workers.plan_uploaded_audio, str(path), max_seconds)
         finally:
             path.unlink(missing_ok=True)
         utterance = self.timeline.add(None)
+        self._asked[utterance.id] = asked
         self.last_activity = time.monotonic()
         self._queue.put_nowait((utterance, part))
         return utterance
@@ -278,7 +286,13 @@ class StreamSession:
                 self.timeline.fail(utterance, str(exc) if isinstance(exc, FacecastError) else "speech failed")
 
     def _place(self, utterance: Utterance, part: LivePart) -> None:
-        self.timeline.place(utterance, part, self.video.earliest_free_frame())
+        start = self.timeline.place(utterance, part, self.video.earliest_free_frame())
+        asked = self._asked.pop(utterance.id, None)
+        if asked is not None:  # the first part: how long the listener waits, and why
+            audible = np.flatnonzero(np.abs(part.samples) > AUDIBLE)
+            first = start + (int(audible[0]) if len(audible) else 0)
+            utterance.timings["synthesized"] = 1000 * (time.monotonic() - asked)
+            utterance.timings["sounds"] = 1000 * (self.clock.begin() + first / SAMPLE_RATE - asked)
 
     # --- the end ------------------------------------------------------------------------------------
     async def shutdown(self, reason: str) -> None:
