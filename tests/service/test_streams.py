@@ -4,6 +4,7 @@ loopback, receiving the stream's video and audio while the test speaks, interrup
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from facecast.engine import AvatarPack
 from facecast.live.receiver import LiveReceiver
-from tests.service.harness import ROOT, Server
+from tests.service.harness import ROOT, Server, speech_wav
 
 #: Settings small enough for the tests to reach: one stream per account, two per machine.
 LIVE = {
@@ -293,7 +294,7 @@ def test_example_script_records_the_stream_to_mp4(live: Server, tmp_path: Path) 
 
 def test_client_streams_speaks_and_reports_errors(live: Server) -> None:
     from facecast import Client
-    from facecast.client import ConflictError, NotFoundError
+    from facecast.client import BadRequestError, ConflictError, NotFoundError
 
     with Client(live.url, live.key("live-client"), max_retries=0) as client:
         with pytest.raises(NotFoundError):
@@ -303,8 +304,37 @@ def test_client_streams_speaks_and_reports_errors(live: Server) -> None:
         assert [s.id for s in client.streams.list()] == [stream.id]
         utterance = client.streams.speak(stream.id, "Queued before anyone listens.")
         assert utterance.state == "queued"
+        clip = client.streams.speak_audio(stream.id, io.BytesIO(speech_wav(2.0)))
+        assert clip.state == "queued" and clip.text is None
+        with pytest.raises(BadRequestError) as refused:
+            client.streams.speak_audio(stream.id, io.BytesIO(b"not audio at all"))
+        assert "audio" in str(refused.value).lower()
+        queue = client.streams.retrieve(stream.id).queue
+        assert [u.id for u in queue] == [utterance.id, clip.id]
         closed = client.streams.close(stream.id)
         assert closed.state == "closed"
         with pytest.raises(ConflictError):
             client.streams.speak(stream.id, "Too late.")
         assert client.streams.list() == []
+
+
+@pytest.mark.slow
+def test_an_idle_stream_times_out_and_its_peer_sees_the_end(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "data", **{**LIVE, "FACECAST_LIVE_IDLE_TIMEOUT": "3"}).start()
+    try:
+
+        async def scenario() -> None:
+            headers = {"x-api-key": srv.default_key or ""}
+            async with httpx.AsyncClient(base_url=srv.url, headers=headers, timeout=60) as http:
+                created, rx = await connect(http)
+                state = await wait_state(http, created["id"], {"closed"}, timeout=20)
+                assert state["close_reason"] == "idle timeout"
+                count = len(rx.received.video)
+                await asyncio.sleep(1.0)
+                assert len(rx.received.video) <= count + 1  # no more frames come
+                assert (await http.get("/v1/streams")).json()["data"] == []
+                await rx.close()
+
+        asyncio.run(scenario())
+    finally:
+        srv.stop()

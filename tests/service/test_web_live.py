@@ -22,7 +22,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 
 def frames_shown(b: Browser) -> int:
-    return int(b.js("return document.getElementById('live-video').getVideoPlaybackQuality().totalVideoFrames"))
+    return int(
+        b.js("return document.getElementById('live-video').getVideoPlaybackQuality().totalVideoFrames")
+    )
 
 
 def test_live_page_plays_the_stream_and_speaks(browser: Browser, server: Server) -> None:
