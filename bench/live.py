@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -108,8 +109,44 @@ async def wait_idle(http: httpx.AsyncClient, sid: str) -> None:
         await asyncio.sleep(0.05)
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and all its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    total = 0.0
+    for pid, seconds in used.items():
+        p = pid
+        while p and p != root:
+            p = parents.get(p, 0)
+        if p == root:
+            total += seconds
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
+
+
+def first_run(mask: np.ndarray, length: int) -> int:
+    """Index of the first of ``length`` consecutive True values (head motion or a blink can pass
+    a threshold for a frame; a moving or resting mouth stays there)."""
+    run = 0
+    for i, value in enumerate(mask):
+        run = run + 1 if value else 0
+        if run == length:
+            return i - length + 1
+    raise ValueError("no such run")
 
 
 def offset_ms(trace: Trace, start: float, end: float) -> float:
@@ -146,7 +183,7 @@ async def latency(http: httpx.AsyncClient, box: tuple[slice, slice], runs: int) 
         a = trace.audio_between(asked, ended)
         v = trace.video_between(asked, ended)
         to_audio.append(1000 * (a[a[:, 1] > AUDIBLE][0, 0] - asked))
-        to_mouth.append(1000 * (v[v[:, 2] > moving][0, 0] - asked))
+        to_mouth.append(1000 * (v[first_run(v[:, 2] > moving, 2)][0] - asked))
         offsets.append(offset_ms(trace, asked, ended))
         timings = (await http.get(f"/v1/streams/{sid}")).json()["queue"][-1]["timings_ms"]
         synthesized.append(timings["synthesized"])
@@ -165,8 +202,7 @@ async def latency(http: httpx.AsyncClient, box: tuple[slice, slice], runs: int) 
         v = trace.video_between(asked, asked + 1.5)
         loud = a[a[:, 1] > AUDIBLE]
         stops.append(1000 * (loud[-1, 0] - asked) if len(loud) else 0.0)
-        still = v[v[:, 2] > moving]
-        rests.append(1000 * (still[-1, 0] - asked) if len(still) else 0.0)
+        rests.append(1000 * (v[first_run(v[:, 2] <= moving, 5)][0] - asked))
     await http.delete(f"/v1/streams/{sid}")
     await rx.close()
     return {
@@ -181,10 +217,12 @@ async def latency(http: httpx.AsyncClient, box: tuple[slice, slice], runs: int) 
 
 
 async def sustain(
-    http: httpx.AsyncClient, box: tuple[slice, slice], seconds: float, streams: int
+    http: httpx.AsyncClient, box: tuple[slice, slice], seconds: float, streams: int, server_pid: int
 ) -> list[dict[str, float]]:
     opened = [await open_stream(http, box) for _ in range(streams)]
-    start = time.monotonic() + 1.0
+    await asyncio.sleep(1.0)
+    start = time.monotonic()
+    cpu_start = tree_cpu_seconds(server_pid)
     end = start + seconds
     while time.monotonic() < end:
         for sid, _, _ in opened:
@@ -192,6 +230,7 @@ async def sustain(
             if len([u for u in state["queue"] if u["state"] in ("queued", "speaking")]) < 2:
                 (await http.post(f"/v1/streams/{sid}/speak", json={"text": LONG})).raise_for_status()
         await asyncio.sleep(1.0)
+    cores = (tree_cpu_seconds(server_pid) - cpu_start) / (time.monotonic() - start)
     out = []
     for sid, rx, trace in opened:
         v = trace.video_between(start, end)
@@ -205,6 +244,7 @@ async def sustain(
                 "min_window_fps": min(windows) if windows else float("nan"),
                 "drift_ms": 1000 * float(np.median(last) - np.median(first)),
                 "audible_share": float((audible[:, 1] > AUDIBLE).mean()),
+                "server_cores": cores,
             }
         )
         await http.delete(f"/v1/streams/{sid}")
@@ -244,7 +284,8 @@ async def run(args: argparse.Namespace) -> None:
                     print(f"| {name} | {pct(values, 50):.0f} | {pct(values, 95):.0f} | {max(values):.0f} |")
                 for n in [1, *args.concurrent]:
                     seconds = args.sustain if n == 1 else args.concurrent_seconds
-                    rows = await sustain(http, box, seconds, n)
+                    assert server.proc is not None
+                    rows = await sustain(http, box, seconds, n, server.proc.pid)
                     print(f"\n## {n} stream(s) speaking for {seconds:.0f} s\n")
                     print(
                         "| stream | fps | worst 10 s fps | delay drift ms | audible share |\n|---|---:|---:|---:|---:|"

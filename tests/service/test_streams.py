@@ -88,6 +88,16 @@ async def wait_state(http: httpx.AsyncClient, stream_id: str, states: set[str], 
     raise AssertionError(f"stream {stream_id} never reached {states}: {body}")
 
 
+async def wait_utterance(http: httpx.AsyncClient, stream_id: str, utterance_id: str, state: str) -> None:
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        queue = (await http.get(f"/v1/streams/{stream_id}")).json()["queue"]
+        if any(u["id"] == utterance_id and u["state"] == state for u in queue):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"utterance {utterance_id} never became {state}: {queue}")
+
+
 async def connect(http: httpx.AsyncClient, **create: Any) -> tuple[dict, LiveReceiver]:
     r = await http.post("/v1/streams", json={"avatar_id": "astronaut", **create})
     assert r.status_code == 201, r.text
@@ -156,7 +166,7 @@ def test_connect_idle_speak_interrupt_close(live: Server, live_key: str) -> None
             # Interrupt a long utterance: the sound stops within 200 ms (plus one audio packet).
             r = await http.post(f"/v1/streams/{sid}/speak", json={"text": LONG})
             assert r.status_code == 202
-            await wait_state(http, sid, {"speaking"})
+            await wait_utterance(http, sid, r.json()["id"], "speaking")  # its sound is playing
             await asyncio.sleep(1.0)
             before = time.monotonic()
             r = await http.post(f"/v1/streams/{sid}/interrupt")

@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from facecast.errors import Conflict, FacecastError, InvalidInput, NotFound, RateLimited, ServerBusy
 from facecast.live import FPS, SAMPLE_RATE, IdleMotion, LivePart, Timeline, Utterance, UtteranceState
 from facecast.live import workers as live_workers
+from facecast.live.planner import LEAD_FRAMES
 from facecast.service.tracks import LiveAudioTrack, LiveVideoTrack, StreamClock
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,9 @@ class StreamSession:
         self.pc.addTrack(self.video)
         self.pc.addTrack(self.audio)
         self._asked: dict[str, float] = {}
+        #: Set once the peer pulls audio: speech is placed on the clock only from then on (what is
+        #: said before the peer connects waits for it instead of playing to nobody).
+        self._flowing = asyncio.Event()
         self._queue: asyncio.Queue[tuple[Utterance, list[str] | LivePart]] = asyncio.Queue()
         self._speaker = asyncio.ensure_future(self._speak_loop())
 
@@ -161,6 +165,7 @@ class StreamSession:
         return StreamState.SPEAKING if self.timeline.pending() else StreamState.IDLE
 
     def _touch_speaking(self) -> None:
+        self._flowing.set()
         if self.timeline.pending():
             self.last_activity = time.monotonic()
 
@@ -266,7 +271,7 @@ class StreamSession:
                 continue
             try:
                 if isinstance(work, LivePart):
-                    self._place(utterance, work)
+                    await self._place(utterance, work)
                 else:
                     for sentence in work:
                         part = await self.manager.in_speech(
@@ -277,7 +282,7 @@ class StreamSession:
                         )
                         if utterance.finished:  # interrupted while it was being spoken
                             break
-                        self._place(utterance, part)
+                        await self._place(utterance, part)
                 utterance.complete = True
             except asyncio.CancelledError:
                 raise
@@ -285,8 +290,13 @@ class StreamSession:
                 log.exception("stream %s: utterance %s failed", self.id, utterance.id)
                 self.timeline.fail(utterance, str(exc) if isinstance(exc, FacecastError) else "speech failed")
 
-    def _place(self, utterance: Utterance, part: LivePart) -> None:
-        start = self.timeline.place(utterance, part, self.video.earliest_free_frame())
+    async def _place(self, utterance: Utterance, part: LivePart) -> None:
+        await self._flowing.wait()
+        if utterance.finished:
+            return
+        # The part's first LEAD_FRAMES are the lips' anticipation, nearly at rest: they may fall on
+        # frames already rendered at rest, which brings the sound 80 ms sooner.
+        start = self.timeline.place(utterance, part, self.video.earliest_free_frame() - LEAD_FRAMES)
         asked = self._asked.pop(utterance.id, None)
         if asked is not None:  # the first part: how long the listener waits, and why
             audible = np.flatnonzero(np.abs(part.samples) > AUDIBLE)

@@ -29,8 +29,11 @@ AUDIO_PACKET = SAMPLE_RATE // 50
 VIDEO_TICKS = 90000 // FPS
 AUDIO_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
-#: A track this far behind its clock (the machine stalled) skips ahead instead of bursting.
+#: Audio this far behind its clock (the machine stalled) skips ahead instead of bursting (s).
 MAX_BEHIND = 0.5
+#: A video frame rendered this many frames past its time is the last of a backlog: the track then
+#: continues from the clock, so the picture never trails the sound by more than this.
+MAX_LATE_FRAMES = 3
 
 
 class StreamClock:
@@ -147,7 +150,7 @@ class LiveVideoTrack(MediaStreamTrack):
         self._submit(k + self.lookahead)
         rgb = (await self._pending.pop(k))[0]
         late = self.clock.frame_now() - k
-        if late * (1.0 / FPS) > MAX_BEHIND:
+        if late > MAX_LATE_FRAMES:
             # Rendering fell behind (a stalled machine): continue from now, not from the backlog.
             skip_to = self.clock.frame_now() + 1
             for j in [j for j in self._pending if j < skip_to]:
