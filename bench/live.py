@@ -146,7 +146,7 @@ def first_run(mask: np.ndarray, length: int) -> int:
         run = run + 1 if value else 0
         if run == length:
             return i - length + 1
-    raise ValueError("no such run")
+    return len(mask) - 1  # not found in the window: its end
 
 
 def offset_ms(trace: Trace, start: float, end: float) -> float:
@@ -170,7 +170,7 @@ async def latency(http: httpx.AsyncClient, box: tuple[slice, slice], runs: int) 
     sid, rx, trace = await open_stream(http, box)
     await asyncio.sleep(3.0)
     idle = trace.video_between(time.monotonic() - 2.5, time.monotonic())[:, 2]
-    moving = float(np.percentile(idle, 99)) * 1.5 + 1.5
+    resting = float(np.percentile(idle, 99))
     to_audio, to_mouth, offsets, synthesized, scheduled = [], [], [], [], []
     for i in range(runs):
         asked = time.monotonic()
@@ -183,6 +183,8 @@ async def latency(http: httpx.AsyncClient, box: tuple[slice, slice], runs: int) 
         a = trace.audio_between(asked, ended)
         v = trace.video_between(asked, ended)
         to_audio.append(1000 * (a[a[:, 1] > AUDIBLE][0, 0] - asked))
+        # Moving: past half way from the idle level to this sentence's widest opening.
+        moving = resting + 0.5 * (float(np.percentile(v[:, 2], 95)) - resting)
         to_mouth.append(1000 * (v[first_run(v[:, 2] > moving, 2)][0] - asked))
         offsets.append(offset_ms(trace, asked, ended))
         timings = (await http.get(f"/v1/streams/{sid}")).json()["queue"][-1]["timings_ms"]
@@ -202,7 +204,7 @@ async def latency(http: httpx.AsyncClient, box: tuple[slice, slice], runs: int) 
         v = trace.video_between(asked, asked + 1.5)
         loud = a[a[:, 1] > AUDIBLE]
         stops.append(1000 * (loud[-1, 0] - asked) if len(loud) else 0.0)
-        rests.append(1000 * (v[first_run(v[:, 2] <= moving, 5)][0] - asked))
+        rests.append(1000 * (v[first_run(v[:, 2] <= resting + 1.0, 5)][0] - asked))
     await http.delete(f"/v1/streams/{sid}")
     await rx.close()
     return {

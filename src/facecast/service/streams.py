@@ -19,7 +19,7 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -32,6 +32,10 @@ from facecast.live import FPS, SAMPLE_RATE, IdleMotion, LivePart, Timeline, Utte
 from facecast.live import workers as live_workers
 from facecast.live.planner import LEAD_FRAMES
 from facecast.service.tracks import LiveAudioTrack, LiveVideoTrack, StreamClock
+
+if TYPE_CHECKING:
+    from facecast.service.auth import Caller
+    from facecast.service.domain import Service
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +446,7 @@ class TooManyStreams(RateLimited):
 
 
 def resolve_inputs(
-    service: Any, caller: Any, avatar_id: str, voice_id: str | None
+    service: Service, caller: Caller, avatar_id: str, voice_id: str | None
 ) -> tuple[str, StreamVoice]:
     """The crop pack of a ready photo avatar of the caller's, and the voice to speak with (the
     avatar's own by default). Typed errors name the request's fields."""
@@ -463,6 +467,8 @@ def resolve_inputs(
     if not Path(pack).exists():
         raise Conflict(f"Avatar {avatar.id} has no prepared face; make it again")
     chosen = voice_id or avatar.voice_id or service.default_voice_id()
+    if not chosen:
+        raise NotFound("No voice is installed on this server", field="voice_id")
     try:
         voice = service.get_voice(caller, chosen)
     except NotFound as exc:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facecast.errors import InvalidInput, NotSupported
 from facecast.service.api.deps import CallerDep, ServiceDep
+from facecast.service.auth import Caller
 from facecast.service.streams import StreamManager, StreamSession, resolve_inputs
 
 router = APIRouter(prefix="/v1/streams", tags=["Live streams"])
@@ -50,7 +51,7 @@ class SpeakText(BaseModel):
     text: str = Field(description="What to say; spoken sentence by sentence")
 
 
-def _session(streams: StreamManager, caller: Any, stream_id: str) -> StreamSession:
+def _session(streams: StreamManager, caller: Caller, stream_id: str) -> StreamSession:
     return streams.get(caller.account_id, stream_id)
 
 
@@ -92,9 +93,29 @@ async def add_ice(stream_id: str, body: IceCandidate, caller: CallerDep, streams
     return Response(status_code=204)
 
 
+_SPEAK_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["audio"],
+                    "properties": {"audio": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
 @router.post(
     "/{stream_id}/speak",
     status_code=202,
+    openapi_extra=_SPEAK_BODY,
     summary='Say a text (JSON {"text"}) or play an uploaded clip (multipart field audio)',
 )
 async def speak(
