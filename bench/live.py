@@ -268,27 +268,31 @@ async def run(args: argparse.Namespace) -> None:
             box = mouth_box(server.data_dir)
             headers = {"x-api-key": server.default_key or ""}
             async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=120) as http:
-                lat = await latency(http, box, args.runs)
-                print(
-                    f"## Latency over {args.runs} sentences (Piper joe), interrupts over {len(lat['stop'])}\n"
-                )
-                print("| figure | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|")
-                for name, key in (
-                    ("server: speak -> first sentence spoken and planned", "synthesized"),
-                    ("server: speak -> its first audible sample due to play", "scheduled"),
-                    ("speak -> first audible sample", "audio"),
-                    ("speak -> first frame with the mouth moving", "mouth"),
-                    ("lip-audio offset (picture behind sound)", "offset"),
-                    ("interrupt -> last audible sample", "stop"),
-                    ("interrupt -> mouth at rest", "rest"),
-                ):
-                    values = lat[key]
-                    print(f"| {name} | {pct(values, 50):.0f} | {pct(values, 95):.0f} | {max(values):.0f} |")
+                lat = await latency(http, box, args.runs) if args.runs else None
+                if lat is not None:
+                    print(
+                        f"## Latency over {args.runs} sentences (Piper joe), interrupts over {len(lat['stop'])}\n"
+                    )
+                    print("| figure | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|")
+                    for name, key in (
+                        ("server: speak -> first sentence spoken and planned", "synthesized"),
+                        ("server: speak -> its first audible sample due to play", "scheduled"),
+                        ("speak -> first audible sample", "audio"),
+                        ("speak -> first frame with the mouth moving", "mouth"),
+                        ("lip-audio offset (picture behind sound)", "offset"),
+                        ("interrupt -> last audible sample", "stop"),
+                        ("interrupt -> mouth at rest", "rest"),
+                    ):
+                        values = lat[key]
+                        print(
+                            f"| {name} | {pct(values, 50):.0f} | {pct(values, 95):.0f} | {max(values):.0f} |"
+                        )
                 for n in [1, *args.concurrent]:
                     seconds = args.sustain if n == 1 else args.concurrent_seconds
                     assert server.proc is not None
                     rows = await sustain(http, box, seconds, n, server.proc.pid)
                     print(f"\n## {n} stream(s) speaking for {seconds:.0f} s\n")
+                    print(f"server CPU (all its processes): {rows[0]['server_cores']:.2f} cores\n")
                     print(
                         "| stream | fps | worst 10 s fps | delay drift ms | audible share |\n|---|---:|---:|---:|---:|"
                     )

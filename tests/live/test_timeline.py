@@ -8,7 +8,7 @@ from facecast.engine.audio import Audio
 from facecast.engine.phones import TimedPhone
 from facecast.live import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, IdleMotion, LivePart, Timeline, UtteranceState
 from facecast.live.planner import LEAD_FRAMES, SILENCE_LEVEL, plan_audio, plan_speech
-from facecast.live.timeline import RELEASE_FRAMES
+from facecast.live.timeline import FADE_SAMPLES, RELEASE_FRAMES
 
 
 def part(n_frames: int, level: float = 0.5, jaw: float = 0.8) -> LivePart:
@@ -54,8 +54,8 @@ def test_interrupt_releases_the_mouth_and_silences_the_rest() -> None:
     stopped = tl.interrupt()
     assert [s.id for s in stopped] == [u.id, v.id]
     assert u.state is UtteranceState.INTERRUPTED and v.state is UtteranceState.INTERRUPTED
-    # The rest of frame 10 still plays (it is fading); from frame 11 on: silence.
-    assert not tl.audio(11 * SAMPLES_PER_FRAME, 60 * SAMPLES_PER_FRAME).any()
+    # The sound fades out within 5 ms of where it was; the mouth follows from frame 11.
+    assert not tl.audio(10 * SAMPLES_PER_FRAME + 100 + FADE_SAMPLES, 60 * SAMPLES_PER_FRAME).any()
     # The mouth eases to rest over the release frames, then rests; the next utterance is gone.
     jaws = [float(tl.mouth(k)[0]) for k in range(10, 11 + RELEASE_FRAMES + 2)]
     assert jaws[0] > jaws[1] > jaws[RELEASE_FRAMES] >= 0.0

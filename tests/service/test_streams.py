@@ -255,6 +255,7 @@ def test_bad_input_is_refused_and_leaves_nothing_running(live: Server, live_key:
             assert http4.delete(f"/v1/streams/{r.json()['id']}").status_code == 200
 
 
+@pytest.mark.slow
 def test_example_script_records_the_stream_to_mp4(live: Server, tmp_path: Path) -> None:
     """examples/live_to_mp4.py (the Python client + aiortc) writes what it received to an MP4 that
     has moving pictures and speech."""

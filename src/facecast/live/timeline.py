@@ -164,16 +164,16 @@ class Timeline:
 
     # --- interrupt ----------------------------------------------------------------------------------
     def interrupt(self) -> list[Utterance]:
-        """Stop what is speaking at the next frame boundary (mouth released over a few frames, the
-        sound faded in 5 ms) and drop the queue. Returns the utterances stopped."""
-        cut_frame = -(-self.played // SAMPLES_PER_FRAME)
-        cut = cut_frame * SAMPLES_PER_FRAME
+        """Stop what is speaking: its sound fades out over the next 5 ms to be played, its mouth
+        returns to rest over ``RELEASE_FRAMES`` from the next frame, and the queue is dropped.
+        Returns the utterances stopped."""
+        cut = -(-self.played // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME
         kept: list[_Placed] = []
         for placed in self._placed:
             if placed.end <= self.played:
                 kept.append(placed)
             elif placed.start < cut:
-                kept.append(self._cut(placed, cut))
+                kept.append(self._cut(placed, cut, self.played))
         self._placed = kept
         stopped = []
         for u in self.utterances:
@@ -184,8 +184,9 @@ class Timeline:
         return stopped
 
     @staticmethod
-    def _cut(placed: _Placed, cut: int) -> _Placed:
-        """``placed`` ending at sample ``cut`` (+ the release frames of the mouth, silent)."""
+    def _cut(placed: _Placed, cut: int, played: int) -> _Placed:
+        """``placed`` with its mouth released from sample ``cut`` (a frame boundary) and its sound
+        faded out from sample ``played`` on."""
         keep_frames = (cut - placed.start) // SAMPLES_PER_FRAME
         n_frames = min(placed.part.n_frames, keep_frames + RELEASE_FRAMES)
         mouth = placed.part.mouth[:n_frames].copy()
@@ -193,8 +194,9 @@ class Timeline:
         for i in range(keep_frames, n_frames):
             mouth[i] = last * (1.0 - (i - keep_frames + 1) / (RELEASE_FRAMES + 1))
         samples = placed.part.samples[: n_frames * SAMPLES_PER_FRAME].copy()
-        keep = cut - placed.start
-        fade = min(FADE_SAMPLES, keep)
-        samples[keep - fade : keep] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-        samples[keep:] = 0.0
+        fade_from = max(0, played - placed.start)
+        fade = min(FADE_SAMPLES, len(samples) - fade_from)
+        if fade > 0:
+            samples[fade_from : fade_from + fade] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        samples[fade_from + max(fade, 0) :] = 0.0
         return _Placed(placed.utterance, placed.start, LivePart(samples=samples, mouth=mouth))
