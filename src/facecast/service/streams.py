@@ -26,6 +26,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.sdp import candidate_from_sdp
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from facecast.errors import Conflict, FacecastError, InvalidInput, NotFound, RateLimited, ServerBusy
 from facecast.live import FPS, SAMPLE_RATE, IdleMotion, LivePart, Timeline, Utterance, UtteranceState
@@ -241,7 +242,9 @@ class StreamSession:
             raise InvalidInput("text is empty", field="text")
         if len(text) > max_chars:
             raise InvalidInput(f"text is {len(text)} characters long; the limit is {max_chars}", field="text")
-        sentences = await self.manager.in_speech(
+        # Text rules only (no synthesis), in a thread of this process: the answer comes at once even
+        # while the speech process is busy speaking.
+        sentences = await run_in_threadpool(
             live_workers.split_sentences, text, self.voice.engine_voice_id, max_chars, self.voice.extra_dirs
         )
         utterance = self.timeline.add(text)
