@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from facecast.client_streams import Streams
 from facecast.errors import Conflict, FacecastError, InvalidInput, NotFound, RateLimited, Unauthorized
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -352,6 +353,7 @@ class Client:
             transport=transport,
         )
         self.mirage = Mirage(self)
+        self.streams = Streams(self)
 
     def close(self) -> None:
         self._http.close()

@@ -170,3 +170,7 @@ class InsufficientStorage(StorageUnavailable):
 
 class QueueUnavailable(FacecastError):
     """The job queue cannot be reached; nothing was created (HTTP 503)."""
+
+
+class ServerBusy(FacecastError):
+    """This machine is running as much of a kind of work as it can (live streams) (HTTP 503)."""

@@ -25,6 +25,7 @@ from facecast.service.api import (
     mirage,
     mirage_captions,
     share,
+    streams,
     studio,
     webhook_payloads,
     webhooks,
@@ -37,6 +38,7 @@ from facecast.service.jobs import Reaper
 from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings, get_settings
 from facecast.service.webhook_delivery import Deliverer
+from facecast.service.streams import StreamManager
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliverer = Deliverer(service.db, settings)  # the webhook outbox
         deliverer.start()
         app.state.service = service
+        app.state.streams = StreamManager()  # its helper processes start with the first stream
         log.info(
             "facecast app ready (database %s, queue %s)",
             settings.sqlalchemy_url.split("://")[0],
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.streams.shutdown()
             reaper.stop()
             deliverer.stop()
             if service.queue is not None:
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.miraflow_router)
     app.include_router(webhooks.mirage_router)
     webhook_payloads.install(settings)
+    app.include_router(streams.router)
     app.include_router(studio.router)
     web.install(app)
     app.include_router(health.router)

@@ -33,6 +33,7 @@ from facecast.errors import (
     PayloadTooLarge,
     QueueUnavailable,
     RateLimited,
+    ServerBusy,
     StorageUnavailable,
     Unauthorized,
 )
@@ -56,6 +57,7 @@ _STATUS: Sequence[tuple[type[FacecastError], int]] = (
     (InsufficientStorage, 507),
     (StorageUnavailable, 503),
     (QueueUnavailable, 503),
+    (ServerBusy, 503),
 )
 _HTTP_CODES = {
     400: "invalid_request",

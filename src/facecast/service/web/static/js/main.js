@@ -5,9 +5,12 @@ import { loadAvatars, wireAvatars } from "./avatars.js";
 import { loadCreate, wireCreate } from "./create.js";
 import { loadHistory, wireHistory } from "./history.js";
 import { loadKeys, wireKeys } from "./keys.js";
+import { close as closeLive, loadLive, wireLive } from "./live.js";
 import { loadVoices, wireVoices } from "./voices.js";
 
-const loaders = { create: loadCreate, avatars: loadAvatars, voices: loadVoices, history: loadHistory, keys: loadKeys };
+const loaders = {
+  create: loadCreate, avatars: loadAvatars, voices: loadVoices, live: loadLive, history: loadHistory, keys: loadKeys,
+};
 let currentView = null;
 
 function signOut(reason) {
@@ -61,6 +64,7 @@ function route(fromNavigation) {
   else if (!(name in loaders)) name = "create";
   const changed = name !== currentView;
   if (changed) stopPolls();
+  if (changed && currentView === "live") closeLive(); // leaving the page ends its stream
   currentView = name;
   document.querySelectorAll(".view").forEach((view) => { view.hidden = view.id !== "view-" + name; });
   $("nav").hidden = $("who").hidden = !session.key;
@@ -94,6 +98,7 @@ function wire() {
   wireVoices();
   wireHistory();
   wireKeys();
+  wireLive();
   window.addEventListener("hashchange", () => route(true));
   route(false);
 }
