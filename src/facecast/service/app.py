@@ -37,8 +37,8 @@ from facecast.service.domain import Service
 from facecast.service.jobs import Reaper
 from facecast.service.queue import JobQueue
 from facecast.service.settings import Settings, get_settings
-from facecast.service.webhook_delivery import Deliverer
 from facecast.service.streams import StreamManager
+from facecast.service.webhook_delivery import Deliverer
 
 log = logging.getLogger(__name__)
 
