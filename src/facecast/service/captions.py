@@ -209,14 +209,7 @@ def create_caption_job(
         source_video_id=source_id,
         caption_template_id=stored_template,
     )
-    try:
-        with service.db.transaction() as session:
-            service._check_capacity(session, caller)
-            session.add(job)
-    except BaseException:
-        service.media.delete(service.media.upload_dir(job_id))
-        raise
-    service._enqueue(job)
+    service.admit(caller, job)
     log.info(
         "job %s created (captions, template %s, account %s)", job.id, stored_template, caller.account_name
     )

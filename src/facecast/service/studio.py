@@ -204,12 +204,9 @@ def create_video_from_audio(
             full_background=full,
             audio_path=audio_rel,
         )
-        with service.db.transaction() as session:
-            service._check_capacity(session, caller)
-            session.add(job)
     except BaseException:
         service.media.delete(service.media.upload_dir(job_id))
         raise
-    service._enqueue(job)
+    service.admit(caller, job)
     log.info("job %s created (studio, audio upload, avatar %s)", job.id, avatar.id)
     return job

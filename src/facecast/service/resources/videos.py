@@ -85,6 +85,18 @@ class VideoResource(AvatarResource, SpeechResource):
             self.media.delete(self.media.upload_dir(job.id))
             raise QueueUnavailable(message) from exc
 
+    def admit(self, caller: Caller, job: Job) -> None:
+        """Store a new job within the caller's capacity and queue it; if it cannot be stored, the
+        files uploaded for it go (the queue withdraws it the same way)."""
+        try:
+            with self.db.transaction() as session:
+                self._check_capacity(session, caller)
+                session.add(job)
+        except BaseException:
+            self.media.delete(self.media.upload_dir(job.id))
+            raise
+        self._enqueue(job)
+
     def create_video(self, caller: Caller, request: VideoRequest) -> Job:
         """A Miraflow video job: an avatar plus a stored speech or a voice and a script."""
         if request.speech_id and request.text:
