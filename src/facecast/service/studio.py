@@ -174,7 +174,6 @@ def create_video_from_audio(
 ) -> Job:
     """A video of an avatar speaking an uploaded recording (the Miraflow flow takes text or a speech;
     Mirage's takes a picture, not an avatar)."""
-    from facecast.engine import load_audio
 
     avatar = service.get_avatar(caller, avatar_id)
     service.check_ready(avatar)
@@ -184,16 +183,8 @@ def create_video_from_audio(
         raise Conflict(f"Avatar {avatar.id} is not prepared for {mode} videos")
     ext = check_type(audio, AUDIO_TYPES, "audio file", UnreadableAudio)
     job_id = new_id()
-    audio_rel = f"{service.media.upload_dir(job_id)}/audio.{ext}"
     try:
-        service.media.save_stream(
-            audio_rel, audio.file, max_bytes=service.settings.max_upload_bytes, field=audio.field
-        )
-        try:
-            load_audio(service.media.path(audio_rel), max_seconds=service.settings.max_audio_seconds)
-        except InvalidInput as exc:
-            exc.field = audio.field
-            raise
+        audio_rel = service.save_speech(job_id, audio, ext)
         job = Job(
             id=job_id,
             video_id=new_video_id(),

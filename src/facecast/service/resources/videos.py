@@ -85,6 +85,20 @@ class VideoResource(AvatarResource, SpeechResource):
             self.media.delete(self.media.upload_dir(job.id))
             raise QueueUnavailable(message) from exc
 
+    def save_speech(self, job_id: str, audio: Upload, ext: str) -> str:
+        """Store an uploaded speech recording in the job's upload folder and check that it decodes
+        within the length limit (errors name the upload's field); its stored path."""
+        from facecast.engine import load_audio
+
+        rel = f"{self.media.upload_dir(job_id)}/audio.{ext}"
+        self.media.save_stream(rel, audio.file, max_bytes=self.settings.max_upload_bytes, field=audio.field)
+        try:
+            load_audio(self.media.path(rel), max_seconds=self.settings.max_audio_seconds)
+        except InvalidInput as exc:
+            exc.field = audio.field
+            raise
+        return rel
+
     def admit(self, caller: Caller, job: Job) -> None:
         """Store a new job within the caller's capacity and queue it; if it cannot be stored, the
         files uploaded for it go (the queue withdraws it the same way)."""
@@ -148,24 +162,15 @@ class VideoResource(AvatarResource, SpeechResource):
     ) -> tuple[Job, list[str]]:
         """A Mirage video job from an uploaded portrait and speech audio (the view checked the
         model); with the portrait's warnings (e.g. several faces: the largest is used)."""
-        from facecast.engine import load_audio
 
         check_type(image, {"png": "PNG", "jpg": "JPEG"}, "image", UnreadableImage)
         audio_ext = check_type(audio, {"wav": "WAV", "mp3": "MP3"}, "audio file", UnreadableAudio)
         with self.db.session() as session:
             self._check_capacity(session, caller)
         job_id, avatar_id = new_id(), new_id()
-        audio_rel = f"{self.media.upload_dir(job_id)}/audio.{audio_ext}"
         full = self.settings.mirage_full_background
         try:
-            self.media.save_stream(
-                audio_rel, audio.file, max_bytes=self.settings.max_upload_bytes, field=audio.field
-            )
-            try:
-                load_audio(self.media.path(audio_rel), max_seconds=self.settings.max_audio_seconds)
-            except InvalidInput as exc:
-                exc.field = audio.field
-                raise
+            audio_rel = self.save_speech(job_id, audio, audio_ext)
             warnings = self._prepare_avatar(avatar_id, AvatarKind.PHOTO, image, modes=(full,))
         except BaseException:
             self.media.delete(self.media.upload_dir(job_id))
